@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class ChatConfig(AppConfig):
+    name = "chat"
+    verbose_name = "Chat"
+
+    def ready(self) -> None:
+        from chat import events  # noqa: F401  (registers handlers)

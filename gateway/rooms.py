@@ -1,0 +1,52 @@
+"""Public room names and the broadcasts that reach a room on every process.
+
+Room names are the contract on the wire (``notification:12`` or a stream id);
+Channels group names are internal and may not contain ``:``, so
+:func:`group_name` is the one place that maps one to the other.
+
+A broadcast is encoded once into an Engine.IO text frame and published once on
+the channel layer; every process's :mod:`gateway.hub` that has sockets in the
+room receives it once and writes the same frame to its local sockets.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+
+from gateway import codec
+
+_GROUP_SAFE = re.compile(r"[^a-zA-Z0-9_.-]")
+# Channels caps group names below 100 characters.
+_MAX_GROUP = 90
+
+ROOM_EMIT = "room.emit"
+
+
+def group_name(room: str) -> str:
+    safe = "room." + _GROUP_SAFE.sub("_", room)
+    if len(safe) > _MAX_GROUP or safe != "room." + room:
+        # Keep names distinct when escaping made two rooms look alike.
+        digest = hashlib.sha1(room.encode()).hexdigest()[:12]
+        safe = f"{safe[: _MAX_GROUP - 13]}.{digest}"
+    return safe
+
+
+async def emit_to_room(room: str, event: str, data: object = None, *, disconnect: bool = False) -> None:
+    """Send ``event`` to every socket in ``room`` on every process.
+
+    With ``disconnect`` the sockets are then disconnected by the server
+    (Socket.IO DISCONNECT and WebSocket close) and leave all their rooms.
+    """
+    message = {"type": ROOM_EMIT, "room": room, "frame": codec.encode_event(event, data)}
+    if disconnect:
+        message["disconnect"] = True
+    await get_channel_layer().group_send(group_name(room), message)
+
+
+def emit_to_room_sync(room: str, event: str, data: object = None, *, disconnect: bool = False) -> None:
+    """:func:`emit_to_room` for synchronous code (views, admin, commands, signals)."""
+    async_to_sync(emit_to_room)(room, event, data, disconnect=disconnect)

@@ -1,0 +1,40 @@
+"""One Redis connection pool per process (sync) and per event loop (async)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import weakref
+
+import redis
+import redis.asyncio as aioredis
+from django.conf import settings
+
+_sync_client: redis.Redis | None = None
+_sync_lock = threading.Lock()
+_async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.Redis] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def key(*parts: object) -> str:
+    """Namespace a Redis key with the configured prefix."""
+    return ":".join([settings.REDIS_PREFIX, *map(str, parts)])
+
+
+def get_redis() -> redis.Redis:
+    global _sync_client
+    if _sync_client is None:
+        with _sync_lock:
+            if _sync_client is None:
+                _sync_client = redis.Redis.from_url(settings.REDIS_URL, decode_responses=True)
+    return _sync_client
+
+
+def get_async_redis() -> aioredis.Redis:
+    loop = asyncio.get_running_loop()
+    client = _async_clients.get(loop)
+    if client is None:
+        client = aioredis.Redis.from_url(settings.REDIS_URL, decode_responses=True)
+        _async_clients[loop] = client
+    return client

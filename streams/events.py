@@ -1,0 +1,1 @@
+"""Socket event handlers (filled in by the gateway work)."""
