@@ -1,1 +1,46 @@
-"""Socket event handlers (filled in by the gateway work)."""
+"""Socket events for live chat in a stream's room."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.dispatch import receiver
+
+from chat import history, text
+from chat.payloads import message_payload
+from chat.writer import NotSaved, get_writer
+from gateway import events
+from gateway.events import EventError
+from gateway.rooms import emit_to_room
+from gateway.session import Session
+from streams.events import NOT_IN_ROOM, parse_stream_id
+from streams.signals import stream_room_joined
+
+INVALID_PAYLOAD = "Invalid message payload"
+
+
+@events.on("chat_message", error_event="message_error")
+async def chat_message(session: Session, payload: Any) -> dict:
+    if not isinstance(payload, dict):
+        raise EventError(INVALID_PAYLOAD)
+    stream_id = parse_stream_id(payload)
+    try:
+        body = text.clean(payload.get("message"))
+    except text.InvalidText as exc:
+        raise EventError(str(exc)) from None
+    if stream_id not in session.rooms:
+        raise EventError(NOT_IN_ROOM)
+    try:
+        message = await get_writer().save(stream_id=stream_id, user_id=session.user.id, text=body)
+    except NotSaved as exc:
+        raise EventError(exc.reason) from None
+    broadcast = message_payload(message, username=session.user.username)
+    await history.remember(broadcast)
+    await emit_to_room(stream_id, "new_message", broadcast)
+    return broadcast
+
+
+@receiver(stream_room_joined, dispatch_uid="chat.send_recent_history")
+async def send_recent_history(sender, session: Session, stream_id: str, **kwargs) -> None:
+    messages = await history.recent(stream_id)
+    await session.emit("recent_chat_history", {"streamId": stream_id, "messages": messages})

@@ -1,1 +1,95 @@
-"""Socket event handlers (filled in by the gateway work)."""
+"""Socket events for watching a stream: join, leave, and leaving on disconnect."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.conf import settings
+
+from gateway import events
+from gateway.events import EventError
+from gateway.session import Session
+from streams import presence, viewers
+from streams.models import Stream
+from streams.signals import stream_room_joined
+
+INVALID_STREAM_ID = "Invalid streamId"
+STREAM_NOT_FOUND = "Stream not found"
+STREAM_NOT_LIVE = "Stream is not live"
+NOT_IN_ROOM = "You are not in this stream room"
+
+
+def parse_stream_id(payload: Any) -> str:
+    """The canonical (lower-case) stream id of a ``{streamId}`` payload."""
+    if not isinstance(payload, dict):
+        raise EventError(INVALID_STREAM_ID)
+    raw = payload.get("streamId")
+    if not isinstance(raw, str) or len(raw) > 64:
+        raise EventError(INVALID_STREAM_ID)
+    try:
+        return str(uuid.UUID(raw))
+    except ValueError:
+        raise EventError(INVALID_STREAM_ID) from None
+
+
+def joined_streams(session: Session) -> set[str]:
+    return session.data.setdefault("streams", set())
+
+
+def _key_for(session: Session, stream: Stream) -> str | None:
+    user = session.user
+    if settings.EXPOSE_STREAM_KEY_FOR_DEV or user.is_staff or str(stream.streamer_id) == user.id:
+        return stream.stream_key
+    return None
+
+
+@events.on("join_stream_room", error_event="room_join_error")
+async def join_stream_room(session: Session, payload: Any) -> dict:
+    stream_id = parse_stream_id(payload)
+    stream = await Stream.objects.only("status", "streamer_id", "stream_key").filter(pk=stream_id).afirst()
+    if stream is None:
+        raise EventError(STREAM_NOT_FOUND)
+    if not stream.is_live:
+        raise EventError(STREAM_NOT_LIVE)
+
+    await session.join(stream_id)
+    result = await presence.join(stream_id, session.sid)
+    if result == presence.ENDED:
+        await session.leave(stream_id)
+        raise EventError(STREAM_NOT_LIVE)
+    joined_streams(session).add(stream_id)
+    added, count = result
+
+    reply = {"streamId": stream_id, "streamKeyForDev": _key_for(session, stream)}
+    await session.emit("room_joined_successfully", reply)
+    await stream_room_joined.asend(sender=Stream, session=session, stream_id=stream_id)
+    if added:
+        await viewers.announce(stream_id, count, joiner=session)
+    else:
+        await session.emit(viewers.EVENT, viewers.payload(stream_id, count))
+    return {**reply, "count": count}
+
+
+@events.on("leave_stream_room")
+async def leave_stream_room(session: Session, payload: Any) -> dict:
+    stream_id = parse_stream_id(payload)
+    if stream_id not in joined_streams(session) or not await session.leave(stream_id):
+        raise EventError(NOT_IN_ROOM)
+    joined_streams(session).discard(stream_id)
+    result = await presence.leave(stream_id, session.sid)
+    if result == presence.ENDED:
+        return {"streamId": stream_id, "count": 0}
+    removed, count = result
+    if removed:
+        await viewers.announce(stream_id, count)
+    return {"streamId": stream_id, "count": count}
+
+
+@events.on_disconnect
+async def leave_all_streams(session: Session) -> None:
+    # Rooms closed by a stream's end are already gone from session.rooms.
+    for stream_id in joined_streams(session) & session.rooms:
+        result = await presence.leave(stream_id, session.sid)
+        if result != presence.ENDED and result[0]:
+            await viewers.announce(stream_id, result[1])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -10,6 +11,10 @@ from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 
 from streams.models import Stream
+
+# Test bodies are coroutines that also set up data with the ORM; that is safe
+# here (one thread). Child processes (servers, commands) never inherit this.
+os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "1"
 
 _names = itertools.count(1)
 
@@ -55,3 +60,61 @@ def make_stream(make_user):
 @pytest.fixture
 def api_client() -> APIClient:
     return APIClient()
+
+
+# --- end-to-end: real daphne servers and real socket.io clients ---------------
+
+from tests.servers import DaphneServer  # noqa: E402
+from tests.sio import Client  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def server_logs(tmp_path_factory):
+    return tmp_path_factory.mktemp("servers")
+
+
+@pytest.fixture(scope="session")
+def shared_server(django_db_setup, django_db_blocker, server_logs):
+    """One daphne server for the tests that need no special settings."""
+    with django_db_blocker.unblock():
+        server = DaphneServer(server_logs).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def server(shared_server, transactional_db):
+    """The shared daphne server, with data committed where it can see it."""
+    if shared_server.process.poll() is not None:
+        pytest.fail(f"the shared daphne server died:\n{shared_server.log()}")
+    return shared_server
+
+
+@pytest.fixture
+def start_server(transactional_db, server_logs):
+    """Start extra daphne servers with their own settings (env overrides)."""
+    started: list[DaphneServer] = []
+
+    def start(**env: str) -> DaphneServer:
+        server = DaphneServer(server_logs, **env).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+async def connect(token_for):
+    """Connect official python-socketio clients: ``await connect(server, user)``."""
+    clients: list[Client] = []
+
+    async def make(server, user=None, *, token: str | None = None) -> Client:
+        client = Client(server.url)
+        clients.append(client)
+        return await client.connect(token if user is None else token_for(user))
+
+    yield make
+    for client in clients:
+        await client.close()

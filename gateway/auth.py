@@ -1,0 +1,54 @@
+"""Who is connecting: the JWT sent as ``auth.token`` in the Socket.IO CONNECT."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.settings import api_settings
+from rest_framework_simplejwt.tokens import AccessToken
+
+AUTHENTICATION_ERROR = "Authentication error"
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """The user a session acts for: what the original app put on ``socket.user``."""
+
+    id: str
+    username: str
+    is_staff: bool
+
+
+def _user_id_from(auth: Any) -> Any | None:
+    if not isinstance(auth, dict):
+        return None
+    token = auth.get("token")
+    if not isinstance(token, str) or not token:
+        return None
+    try:
+        # Verifies signature, expiry (with the configured leeway) and that
+        # token_type is "access"; the algorithm list is pinned by simplejwt.
+        validated = AccessToken(token)
+    except TokenError:
+        return None
+    return validated.get(api_settings.USER_ID_CLAIM)
+
+
+async def authenticate(auth: Any) -> Identity | None:
+    """The identity for a CONNECT payload, or None when it must be refused."""
+    user_id = _user_id_from(auth)
+    if user_id is None:
+        return None
+    user_model = get_user_model()
+    try:
+        user = await user_model.objects.only(
+            user_model.USERNAME_FIELD, "is_active", "is_staff"
+        ).aget(**{api_settings.USER_ID_FIELD: user_id})
+    except (user_model.DoesNotExist, ValueError, TypeError):
+        return None
+    if not user.is_active:
+        return None
+    return Identity(id=str(user.pk), username=user.get_username(), is_staff=user.is_staff)

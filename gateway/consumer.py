@@ -1,0 +1,147 @@
+"""The Engine.IO v4 WebSocket transport, as a Channels consumer.
+
+The consumer parses frames and drives a :class:`~gateway.session.Session`;
+what the session's events mean is up to the handlers the apps register.
+"""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import parse_qs
+
+from channels.consumer import AsyncConsumer
+from channels.exceptions import StopConsumer
+from channels.utils import await_many_dispatch
+
+from gateway import auth, codec, events
+from gateway.session import (
+    CLOSE_PROTOCOL_ERROR,
+    CLOSE_TOO_BIG,
+    CLOSE_UNSUPPORTED_DATA,
+    Session,
+    State,
+)
+from gateway.settings import realtime_settings
+
+logger = logging.getLogger(__name__)
+
+NAMESPACE = "/"
+INVALID_NAMESPACE = "Invalid namespace"
+
+
+class EngineIOConsumer(AsyncConsumer):
+    """One WebSocket connection carrying one Engine.IO session."""
+
+    async def __call__(self, scope, receive, send) -> None:
+        # Unlike AsyncConsumer, no channel-layer channel per socket: room
+        # broadcasts reach sockets through the per-process hub.
+        self.scope = scope
+        self.base_send = send
+        self.session: Session | None = None
+        try:
+            await await_many_dispatch([receive], self.dispatch)
+        except StopConsumer:
+            pass
+
+    async def dispatch(self, message: dict) -> None:
+        # Skips AsyncConsumer's per-message hop to the sync thread to close
+        # stale database connections; database work goes through
+        # database_sync_to_async, which does that itself.
+        kind = message["type"]
+        if kind == "websocket.receive":
+            await self.websocket_receive(message)
+        elif kind == "websocket.connect":
+            await self.websocket_connect(message)
+        elif kind == "websocket.disconnect":
+            await self.websocket_disconnect(message)
+
+    # --- transport interface used by the session -----------------------------
+
+    async def send_text(self, frame: str) -> None:
+        await self.base_send({"type": "websocket.send", "text": frame})
+
+    async def close(self, code: int) -> None:
+        await self.base_send({"type": "websocket.close", "code": code})
+
+    # --- WebSocket events ---------------------------------------------------
+
+    async def websocket_connect(self, message: dict) -> None:
+        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
+        if query.get("EIO") != ["4"] or query.get("transport") != ["websocket"] or "sid" in query:
+            # EIO 3, unknown transports and upgrades of polling sessions
+            # (this server has none) are refused during the handshake.
+            await self.base_send({"type": "websocket.close", "code": CLOSE_PROTOCOL_ERROR})
+            return
+        await self.base_send({"type": "websocket.accept"})
+        self.session = Session(self)
+        await self.session.open()
+
+    async def websocket_disconnect(self, message: dict) -> None:
+        if self.session is not None:
+            await self.session.close()
+        raise StopConsumer()
+
+    async def websocket_receive(self, message: dict) -> None:
+        session = self.session
+        if session is None or session.state is State.CLOSED:
+            return
+        text = message.get("text")
+        if text is None:
+            await session.close(CLOSE_UNSUPPORTED_DATA)
+            return
+        limit = realtime_settings().max_payload
+        if len(text) > limit or (len(text) * 4 > limit and len(text.encode()) > limit):
+            await session.close(CLOSE_TOO_BIG)
+            return
+        try:
+            await self.receive_frame(session, text)
+        except codec.ProtocolError as exc:
+            logger.debug("closing %s: %s", session.sid, exc)
+            await session.close(CLOSE_PROTOCOL_ERROR)
+
+    async def receive_frame(self, session: Session, text: str) -> None:
+        kind, data = codec.decode_engineio(text)
+        if kind == codec.PONG:
+            session.pong()
+        elif kind == codec.MESSAGE:
+            await self.receive_packet(session, codec.decode_socketio(data))
+        elif kind == codec.PING:
+            await session.send_frame(codec.PONG_FRAME + data)
+        elif kind == codec.CLOSE:
+            await session.close()
+        elif kind == codec.OPEN:
+            raise codec.ProtocolError("clients do not send OPEN")
+        # UPGRADE and NOOP mean nothing on a WebSocket-only session.
+
+    async def receive_packet(self, session: Session, packet) -> None:
+        namespace = packet.namespace or NAMESPACE
+        if packet.packet_type == codec.EVENT:
+            if session.state is not State.CONNECTED or namespace != NAMESPACE:
+                return
+            args = packet.data
+            if not isinstance(args, list) or not args or not isinstance(args[0], str):
+                raise codec.ProtocolError("an EVENT needs an array starting with its name")
+            payload = args[1] if len(args) > 1 else None
+            await events.dispatch(session, args[0], payload, packet.id)
+        elif packet.packet_type == codec.CONNECT:
+            await self.receive_connect(session, namespace, packet.data)
+        elif packet.packet_type == codec.DISCONNECT:
+            if namespace == NAMESPACE:
+                await session.close()
+        elif packet.packet_type in (codec.ACK, codec.CONNECT_ERROR):
+            return  # the server never asks clients for acks
+        else:
+            raise codec.ProtocolError(f"unexpected packet type {packet.packet_type}")
+
+    async def receive_connect(self, session: Session, namespace: str, data) -> None:
+        if session.state is State.CONNECTED:
+            raise codec.ProtocolError("already connected")
+        if namespace != NAMESPACE:
+            await session.send_frame(codec.encode_connect_error(INVALID_NAMESPACE, namespace))
+            return
+        identity = await auth.authenticate(data)
+        if identity is None:
+            await session.send_frame(codec.encode_connect_error(auth.AUTHENTICATION_ERROR))
+            return
+        session.connected(identity)
+        await session.send_frame(codec.encode_connect(session.sid))

@@ -1,0 +1,99 @@
+"""Event handler registry: how apps plug their socket events into the gateway.
+
+An app registers a coroutine per event name::
+
+    @events.on("join_stream_room", error_event="room_join_error")
+    async def join_stream_room(session, payload):
+        ...
+        return {"streamId": stream_id}        # becomes the ack {ok: true, ...}
+
+Raising :class:`EventError` sends ``error_event {message}`` to the socket and
+acks ``{ok: false, message}``. The gateway knows nothing of what the events mean.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from gateway.session import Session
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[["Session", Any], Awaitable[dict | None]]
+DisconnectHandler = Callable[["Session"], Awaitable[None]]
+
+INTERNAL_ERROR = "Something went wrong, please try again"
+UNKNOWN_EVENT = "Unknown event"
+
+
+class EventError(Exception):
+    """An error the client should see, as ``{message}``."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class Registration:
+    handler: Handler
+    error_event: str | None
+
+
+_handlers: dict[str, Registration] = {}
+_disconnect_handlers: list[DisconnectHandler] = []
+
+
+def on(event: str, *, error_event: str | None = None) -> Callable[[Handler], Handler]:
+    """Register ``handler`` for the client event ``event``."""
+
+    def register(handler: Handler) -> Handler:
+        if event in _handlers:
+            raise ValueError(f"a handler for {event!r} is already registered")
+        _handlers[event] = Registration(handler, error_event)
+        return handler
+
+    return register
+
+
+def on_disconnect(handler: DisconnectHandler) -> DisconnectHandler:
+    """Register ``handler`` to run once when any session ends, however it ends."""
+    _disconnect_handlers.append(handler)
+    return handler
+
+
+async def dispatch(session: Session, event: str, payload: Any, ack_id: int | None) -> None:
+    registration = _handlers.get(event)
+    if registration is None:
+        if ack_id is not None:
+            await session.ack(ack_id, {"ok": False, "message": UNKNOWN_EVENT})
+        return
+    try:
+        result = await registration.handler(session, payload)
+    except EventError as exc:
+        await _fail(session, registration, ack_id, exc.message)
+    except Exception:
+        logger.exception("handler for %r failed (sid=%s)", event, session.sid)
+        await _fail(session, registration, ack_id, INTERNAL_ERROR)
+    else:
+        if ack_id is not None:
+            await session.ack(ack_id, {"ok": True, **(result or {})})
+
+
+async def _fail(session: Session, registration: Registration, ack_id: int | None, message: str) -> None:
+    if registration.error_event:
+        await session.emit(registration.error_event, {"message": message})
+    if ack_id is not None:
+        await session.ack(ack_id, {"ok": False, "message": message})
+
+
+async def run_disconnect_handlers(session: Session) -> None:
+    for handler in _disconnect_handlers:
+        try:
+            await handler(session)
+        except Exception:
+            logger.exception("disconnect handler %s failed (sid=%s)", handler, session.sid)

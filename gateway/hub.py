@@ -1,0 +1,130 @@
+"""The per-process room hub: one channel-layer subscription per room per process.
+
+Channels' usual pattern gives every consumer its own channel and sends one
+channel-layer message per socket for each broadcast. The hub instead joins the
+room's group once for the whole process and, when a broadcast arrives, writes
+the already-encoded frame to each local socket of the room directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+from channels.layers import get_channel_layer
+
+from gateway.rooms import ROOM_EMIT, group_name
+
+if TYPE_CHECKING:
+    from gateway.session import Session
+
+logger = logging.getLogger(__name__)
+
+
+class Hub:
+    def __init__(self) -> None:
+        self.rooms: dict[str, set[Session]] = {}
+        # Subscriptions in flight, so concurrent first joins wait for the same one.
+        self._subscribing: dict[str, asyncio.Future] = {}
+        self._channel: str | None = None
+        self._channel_ready: asyncio.Lock = asyncio.Lock()
+        self._receiver: asyncio.Task | None = None
+
+    async def _ensure_channel(self) -> str:
+        if self._channel is None:
+            async with self._channel_ready:
+                if self._channel is None:
+                    layer = get_channel_layer()
+                    channel = await layer.new_channel(prefix="hub.")
+                    self._receiver = asyncio.create_task(self._receive_forever(layer, channel))
+                    self._channel = channel
+        return self._channel
+
+    async def add(self, session: Session, room: str) -> None:
+        members = self.rooms.get(room)
+        if members is None:
+            members = self.rooms[room] = set()
+            members.add(session)
+            future = asyncio.get_running_loop().create_future()
+            self._subscribing[room] = future
+            try:
+                channel = await self._ensure_channel()
+                await get_channel_layer().group_add(group_name(room), channel)
+            finally:
+                del self._subscribing[room]
+                future.set_result(None)
+            return
+        members.add(session)
+        pending = self._subscribing.get(room)
+        if pending is not None:
+            await pending
+
+    async def remove(self, session: Session, room: str) -> None:
+        members = self.rooms.get(room)
+        if members is None:
+            return
+        members.discard(session)
+        if not members and room not in self._subscribing:
+            del self.rooms[room]
+            if self._channel is not None:
+                await get_channel_layer().group_discard(group_name(room), self._channel)
+
+    async def discard(self, session: Session) -> None:
+        """Take a closed session out of every room it was in."""
+        rooms, session.rooms = session.rooms, set()
+        for room in rooms:
+            await self.remove(session, room)
+
+    def local_members(self, room: str) -> set[Session]:
+        return self.rooms.get(room, set())
+
+    async def deliver(self, message: dict) -> None:
+        room = message["room"]
+        members = self.rooms.get(room)
+        if not members:
+            return
+        frame = message["frame"]
+        for session in list(members):
+            try:
+                await session.send_frame(frame)
+            except Exception:
+                logger.exception("delivery to %s failed", session.sid)
+        if message.get("disconnect"):
+            for session in list(members):
+                # The room is closing: leaving it first means disconnect
+                # handlers do not announce anything more for it.
+                session.rooms.discard(room)
+                await session.disconnect()
+            await self.remove_room(room)
+
+    async def remove_room(self, room: str) -> None:
+        if self.rooms.pop(room, None) is not None and self._channel is not None:
+            await get_channel_layer().group_discard(group_name(room), self._channel)
+
+    async def _receive_forever(self, layer, channel: str) -> None:
+        while True:
+            try:
+                message = await layer.receive(channel)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("hub receive failed; retrying")
+                await asyncio.sleep(0.5)
+                continue
+            if message.get("type") == ROOM_EMIT:
+                await self.deliver(message)
+
+
+_hubs: dict[asyncio.AbstractEventLoop, Hub] = {}
+
+
+def get_hub() -> Hub:
+    """The hub of the running event loop (one per daphne process)."""
+    loop = asyncio.get_running_loop()
+    hub = _hubs.get(loop)
+    if hub is None:
+        for stale in [known for known in _hubs if known.is_closed()]:
+            del _hubs[stale]
+        hub = _hubs[loop] = Hub()
+    return hub

@@ -1,0 +1,186 @@
+"""A Socket.IO session, independent of the transport that carries it.
+
+The session owns what a connected client is to the server: its sid, the
+authenticated user, its rooms, the Engine.IO heartbeat and its lifecycle. A
+transport (today the WebSocket consumer; later long-polling) only moves text
+frames and closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import secrets
+from typing import TYPE_CHECKING, Any, Protocol
+
+from gateway import codec, events, hub
+from gateway.settings import realtime_settings
+
+if TYPE_CHECKING:
+    from gateway.auth import Identity
+
+logger = logging.getLogger(__name__)
+
+# WebSocket close codes used by the gateway.
+CLOSE_NORMAL = 1000
+CLOSE_GOING_AWAY = 1001
+CLOSE_PROTOCOL_ERROR = 1002
+CLOSE_UNSUPPORTED_DATA = 1003
+CLOSE_POLICY_VIOLATION = 1008
+CLOSE_TOO_BIG = 1009
+
+
+class Transport(Protocol):
+    async def send_text(self, frame: str) -> None: ...
+
+    async def close(self, code: int) -> None: ...
+
+
+class State(enum.Enum):
+    AWAITING_CONNECT = "awaiting connect"
+    CONNECTED = "connected"
+    CLOSED = "closed"
+
+
+_tasks: set[asyncio.Task] = set()
+
+
+def _spawn(coro) -> None:
+    task = asyncio.ensure_future(coro)
+    _tasks.add(task)
+    task.add_done_callback(_tasks.discard)
+
+
+class Session:
+    __slots__ = (
+        "sid", "transport", "user", "state", "rooms", "data",
+        "_ping_handle", "_pong_deadline", "_connect_deadline", "__weakref__",
+    )
+
+    def __init__(self, transport: Transport) -> None:
+        self.sid = secrets.token_urlsafe(15)
+        self.transport = transport
+        self.user: Identity | None = None
+        self.state = State.AWAITING_CONNECT
+        self.rooms: set[str] = set()
+        # Per-session state owned by the apps, keyed by app label.
+        self.data: dict[str, Any] = {}
+        self._ping_handle: asyncio.TimerHandle | None = None
+        self._pong_deadline: asyncio.TimerHandle | None = None
+        self._connect_deadline: asyncio.TimerHandle | None = None
+
+    def __repr__(self) -> str:
+        return f"<Session {self.sid} {self.state.value}>"
+
+    @property
+    def is_connected(self) -> bool:
+        return self.state is State.CONNECTED
+
+    # --- lifecycle ----------------------------------------------------------
+
+    async def open(self) -> None:
+        """Send the Engine.IO handshake and start the clocks."""
+        conf = realtime_settings()
+        await self.transport.send_text(
+            codec.encode_open(
+                self.sid,
+                ping_interval=conf.ping_interval_ms,
+                ping_timeout=conf.ping_timeout_ms,
+                max_payload=conf.max_payload,
+            )
+        )
+        loop = asyncio.get_running_loop()
+        self._connect_deadline = loop.call_later(
+            conf.connect_timeout_ms / 1000, self._expire, "connect timeout"
+        )
+        self._schedule_ping()
+
+    def connected(self, user: Identity) -> None:
+        self.user = user
+        self.state = State.CONNECTED
+        if self._connect_deadline is not None:
+            self._connect_deadline.cancel()
+            self._connect_deadline = None
+
+    async def disconnect(self) -> None:
+        """Disconnect by the server: the client sees "io server disconnect"."""
+        if self.state is State.CLOSED:
+            return
+        if self.state is State.CONNECTED:
+            await self.transport.send_text(codec.encode_disconnect())
+        await self.close(CLOSE_NORMAL)
+
+    async def close(self, code: int = CLOSE_NORMAL) -> None:
+        """End the session at once and release everything it held. Idempotent."""
+        if self.state is State.CLOSED:
+            return
+        was_connected = self.state is State.CONNECTED
+        self.state = State.CLOSED
+        for handle in (self._ping_handle, self._pong_deadline, self._connect_deadline):
+            if handle is not None:
+                handle.cancel()
+        try:
+            await self.transport.close(code)
+        finally:
+            if was_connected:
+                await events.run_disconnect_handlers(self)
+            await hub.get_hub().discard(self)
+
+    # --- heartbeat ----------------------------------------------------------
+
+    def _schedule_ping(self) -> None:
+        conf = realtime_settings()
+        self._ping_handle = asyncio.get_running_loop().call_later(
+            conf.ping_interval_ms / 1000, self._ping
+        )
+
+    def _ping(self) -> None:
+        if self.state is State.CLOSED:
+            return
+        _spawn(self.transport.send_text(codec.PING_FRAME))
+        conf = realtime_settings()
+        self._pong_deadline = asyncio.get_running_loop().call_later(
+            conf.ping_timeout_ms / 1000, self._expire, "ping timeout"
+        )
+
+    def pong(self) -> None:
+        if self._pong_deadline is None or self.state is State.CLOSED:
+            return
+        self._pong_deadline.cancel()
+        self._pong_deadline = None
+        self._schedule_ping()
+
+    def _expire(self, reason: str) -> None:
+        logger.debug("closing %s: %s", self.sid, reason)
+        _spawn(self.close(CLOSE_GOING_AWAY))
+
+    # --- sending ------------------------------------------------------------
+
+    async def send_frame(self, frame: str) -> None:
+        if self.state is not State.CLOSED:
+            await self.transport.send_text(frame)
+
+    async def emit(self, event: str, data: Any = None) -> None:
+        await self.send_frame(codec.encode_event(event, data))
+
+    async def ack(self, ack_id: int, *args: Any) -> None:
+        await self.send_frame(codec.encode_ack(ack_id, list(args)))
+
+    # --- rooms --------------------------------------------------------------
+
+    async def join(self, room: str) -> bool:
+        """Join ``room``; returns False when the session was already in it."""
+        if room in self.rooms or self.state is State.CLOSED:
+            return False
+        self.rooms.add(room)
+        await hub.get_hub().add(self, room)
+        return True
+
+    async def leave(self, room: str) -> bool:
+        """Leave ``room``; returns False when the session was not in it."""
+        if room not in self.rooms:
+            return False
+        self.rooms.discard(room)
+        await hub.get_hub().remove(self, room)
+        return True

@@ -1,0 +1,38 @@
+"""The realtime limits, read once from ``settings.SOCKETIO``."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.signals import setting_changed
+
+
+@dataclass(frozen=True, slots=True)
+class RealtimeSettings:
+    ping_interval_ms: int
+    ping_timeout_ms: int
+    max_payload: int
+    connect_timeout_ms: int
+    count_coalesce_ms: int
+
+
+@functools.cache
+def realtime_settings() -> RealtimeSettings:
+    conf = settings.SOCKETIO
+    return RealtimeSettings(
+        ping_interval_ms=conf["PING_INTERVAL_MS"],
+        ping_timeout_ms=conf["PING_TIMEOUT_MS"],
+        max_payload=conf["MAX_PAYLOAD"],
+        connect_timeout_ms=conf["CONNECT_TIMEOUT_MS"],
+        count_coalesce_ms=conf["COUNT_COALESCE_MS"],
+    )
+
+
+def _reset(*, setting: str, **kwargs) -> None:
+    if setting == "SOCKETIO":
+        realtime_settings.cache_clear()
+
+
+setting_changed.connect(_reset)

@@ -1,0 +1,200 @@
+"""Who is watching which stream, exact across processes and safe against crashes.
+
+Each stream has a Redis sorted set of the sids watching it, scored with the
+time (Redis's own clock) at which the entry expires. The process that holds a
+socket refreshes its entries every half heartbeat, so the entries of a worker
+that died stop being refreshed and fall out after one heartbeat period
+(``pingInterval + pingTimeout``). A tombstone marks ended streams: nothing
+joins them any more and their count is 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from livestream.redis_clients import get_async_redis, get_redis, key
+
+logger = logging.getLogger(__name__)
+
+ENDED = -1
+_TOMBSTONE_SECONDS = 7 * 24 * 3600
+
+_NOW = "local t = redis.call('TIME') local now = t[1] * 1000 + math.floor(t[2] / 1000) "
+
+# KEYS: set, tombstone. ARGV: sid, ttl_ms. Returns {added, count} or -1.
+_JOIN = _NOW + """
+if redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+local added = redis.call('ZADD', KEYS[1], now + ARGV[2], ARGV[1])
+redis.call('PEXPIRE', KEYS[1], 2 * ARGV[2])
+return {added, redis.call('ZCARD', KEYS[1])}
+"""
+
+# KEYS: set, tombstone. ARGV: sid. Returns {removed, count} or -1.
+_LEAVE = _NOW + """
+if redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
+local removed = redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+return {removed, redis.call('ZCARD', KEYS[1])}
+"""
+
+# KEYS: set, tombstone. ARGV: ttl_ms, sid... Returns the live count or -1.
+_REFRESH = _NOW + """
+if redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
+for i = 2, #ARGV do redis.call('ZADD', KEYS[1], 'XX', now + ARGV[1], ARGV[i]) end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if #ARGV > 1 then redis.call('PEXPIRE', KEYS[1], 2 * ARGV[1]) end
+return redis.call('ZCARD', KEYS[1])
+"""
+
+# KEYS: set, tombstone. Returns the live count, or -1 when ended.
+_COUNT = _NOW + """
+if redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
+return redis.call('ZCOUNT', KEYS[1], now, '+inf')
+"""
+
+
+def _keys(stream_id: str) -> list[str]:
+    return [key("presence", stream_id), key("presence", stream_id, "ended")]
+
+
+def _entry_ttl_ms() -> int:
+    from gateway.settings import realtime_settings
+
+    conf = realtime_settings()
+    return conf.ping_interval_ms + conf.ping_timeout_ms
+
+
+class _Scripts:
+    """Lua scripts registered on one client (async or sync)."""
+
+    def __init__(self, client) -> None:
+        self.join = client.register_script(_JOIN)
+        self.leave = client.register_script(_LEAVE)
+        self.refresh = client.register_script(_REFRESH)
+        self.count = client.register_script(_COUNT)
+
+
+_scripts: dict[int, _Scripts] = {}
+
+
+def _scripts_for(client) -> _Scripts:
+    scripts = _scripts.get(id(client))
+    if scripts is None:
+        scripts = _scripts[id(client)] = _Scripts(client)
+    return scripts
+
+
+# --- async API, used by the socket handlers -------------------------------------
+
+
+async def join(stream_id: str, sid: str) -> tuple[bool, int] | int:
+    """Add ``sid``; returns (added, count), or ENDED."""
+    client = get_async_redis()
+    result = await _scripts_for(client).join(keys=_keys(stream_id), args=[sid, _entry_ttl_ms()])
+    if result == ENDED:
+        return ENDED
+    _local_viewers(stream_id).add(sid)
+    _last_seen[stream_id] = int(result[1])
+    _ensure_refresher()
+    return bool(result[0]), int(result[1])
+
+
+async def leave(stream_id: str, sid: str) -> tuple[bool, int] | int:
+    """Remove ``sid``; returns (removed, count), or ENDED."""
+    viewers = _local.get(stream_id)
+    if viewers is not None:
+        viewers.discard(sid)
+        if not viewers:
+            del _local[stream_id]
+    client = get_async_redis()
+    result = await _scripts_for(client).leave(keys=_keys(stream_id), args=[sid])
+    if result == ENDED:
+        return ENDED
+    _last_seen[stream_id] = int(result[1])
+    return bool(result[0]), int(result[1])
+
+
+async def count(stream_id: str) -> int:
+    """The live count, or ENDED."""
+    client = get_async_redis()
+    return int(await _scripts_for(client).count(keys=_keys(stream_id)))
+
+
+# --- sync API, used by REST, admin and the stream-ended receiver -----------------
+
+
+def viewer_count(stream_id: str) -> int:
+    return viewer_counts([stream_id])[stream_id]
+
+
+def viewer_counts(stream_ids: list[str]) -> dict[str, int]:
+    """Live counts of several streams in one round trip (0 for ended ones)."""
+    client = get_redis()
+    scripts = _scripts_for(client)
+    with client.pipeline(transaction=False) as pipe:
+        for stream_id in stream_ids:
+            scripts.count(keys=_keys(stream_id), client=pipe)
+        results = pipe.execute()
+    return {sid: max(int(n), 0) for sid, n in zip(stream_ids, results, strict=True)}
+
+
+def mark_ended(stream_id: str) -> None:
+    """Drop all viewers of an ended stream and refuse new ones."""
+    presence_key, tombstone = _keys(stream_id)
+    with get_redis().pipeline() as pipe:
+        pipe.set(tombstone, 1, ex=_TOMBSTONE_SECONDS)
+        pipe.delete(presence_key)
+        pipe.execute()
+
+
+# --- keeping this process's entries alive ------------------------------------------
+
+# stream id -> sids of this process's sockets watching it
+_local: dict[str, set[str]] = {}
+_refresher: asyncio.Task | None = None
+# Called with (stream_id, count) when a refresh finds a count that changed
+# without a join or leave here (e.g. another worker died).
+count_listeners: list = []
+_last_seen: dict[str, int] = {}
+
+
+def _local_viewers(stream_id: str) -> set[str]:
+    viewers = _local.get(stream_id)
+    if viewers is None:
+        viewers = _local[stream_id] = set()
+    return viewers
+
+
+def _ensure_refresher() -> None:
+    global _refresher
+    if _refresher is None or _refresher.done() or _refresher.get_loop() is not asyncio.get_running_loop():
+        _refresher = asyncio.get_running_loop().create_task(_refresh_forever())
+
+
+async def refresh_once() -> None:
+    client = get_async_redis()
+    scripts = _scripts_for(client)
+    ttl = _entry_ttl_ms()
+    for stream_id, sids in list(_local.items()):
+        result = int(await scripts.refresh(keys=_keys(stream_id), args=[ttl, *sids]))
+        if result == ENDED:
+            _local.pop(stream_id, None)
+            _last_seen.pop(stream_id, None)
+            continue
+        if _last_seen.get(stream_id) not in (None, result):
+            for listener in count_listeners:
+                await listener(stream_id, result)
+        _last_seen[stream_id] = result
+
+
+async def _refresh_forever() -> None:
+    from gateway.settings import realtime_settings
+
+    while True:
+        await asyncio.sleep(realtime_settings().ping_interval_ms / 2000)
+        try:
+            await refresh_once()
+        except Exception:
+            logger.exception("presence refresh failed; retrying")

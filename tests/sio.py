@@ -1,0 +1,86 @@
+"""A python-socketio client that records what it receives, for assertions."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import socketio
+
+DEFAULT_TIMEOUT = 5.0
+
+
+class Client:
+    """An official python-socketio AsyncClient plus an inbox of received events."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.sio = socketio.AsyncClient(reconnection=False)
+        self.events: list[tuple[str, Any]] = []
+        self.disconnect_reasons: list[str] = []
+        self._changed = asyncio.Event()
+        self.sio.on("*", self._record)
+        self.sio.on("disconnect", self._on_disconnect)
+
+    async def _record(self, event: str, data: Any = None) -> None:
+        self.events.append((event, data))
+        self._changed.set()
+
+    async def _on_disconnect(self, reason: Any = None) -> None:
+        self.disconnect_reasons.append(str(reason))
+        self._changed.set()
+
+    async def connect(self, token: str | None, **kwargs) -> Client:
+        auth = {"token": token} if token is not None else None
+        await self.sio.connect(
+            self.url, transports=["websocket"], auth=auth, wait_timeout=DEFAULT_TIMEOUT, **kwargs
+        )
+        return self
+
+    async def emit(self, event: str, data: Any = None) -> None:
+        await self.sio.emit(event, data)
+
+    async def call(self, event: str, data: Any = None, timeout: float = DEFAULT_TIMEOUT) -> Any:
+        """Emit with an ack callback and return the ack's payload."""
+        return await self.sio.call(event, data, timeout=timeout)
+
+    def received(self, event: str) -> list[Any]:
+        return [data for name, data in self.events if name == event]
+
+    async def wait_for(self, event: str, predicate=None, *, timeout: float = DEFAULT_TIMEOUT) -> Any:
+        """The first payload of ``event`` (matching ``predicate``), waiting for it."""
+
+        def find():
+            for name, data in self.events:
+                if name == event and (predicate is None or predicate(data)):
+                    return True, data
+            return False, None
+
+        async def poll():
+            while True:
+                found, data = find()
+                if found:
+                    return data
+                self._changed.clear()
+                await self._changed.wait()
+
+        return await asyncio.wait_for(poll(), timeout)
+
+    async def wait_until(self, condition, *, timeout: float = DEFAULT_TIMEOUT) -> None:
+        async def poll():
+            while not condition():
+                self._changed.clear()
+                await self._changed.wait()
+
+        await asyncio.wait_for(poll(), timeout)
+
+    async def wait_disconnected(self, timeout: float = DEFAULT_TIMEOUT) -> str:
+        await self.wait_until(lambda: bool(self.disconnect_reasons), timeout=timeout)
+        return self.disconnect_reasons[0]
+
+    def clear(self) -> None:
+        self.events.clear()
+
+    async def close(self) -> None:
+        if self.sio.connected:
+            await self.sio.disconnect()
