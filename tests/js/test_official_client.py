@@ -1,0 +1,120 @@
+"""The gateway against the official JS client (socket.io-client 4.8, pinned in package.json).
+
+The cases live in ``official_client.test.mjs`` and run under ``node --test``;
+this test creates their users and streams, hands them over in the environment
+and fails with node's output when any case fails.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.management import get_commands
+from django.urls import Resolver404, resolve
+
+from tests.servers import ROOT, child_env
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+JS_DIR = Path(__file__).resolve().parent
+TEST_FILE = JS_DIR / "official_client.test.mjs"
+NODE_TIMEOUT = 120
+NPM_TIMEOUT = 300
+
+
+def run(args: list[str], *, cwd: Path, env: dict[str, str], timeout: float) -> tuple[int, str]:
+    """Run a command in its own process group; kill the whole group on timeout."""
+    process = subprocess.Popen(
+        args,
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        output, _ = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        output, _ = process.communicate()
+        pytest.fail(f"{' '.join(args)} did not finish within {timeout}s:\n{output}")
+    return process.returncode, output
+
+
+@pytest.fixture(scope="module")
+def node() -> str:
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not on PATH: the official JS client tests need Node.js 18+ and npm")
+    if not (JS_DIR / "node_modules" / "socket.io-client").is_dir():
+        npm = shutil.which("npm")
+        if npm is None:
+            pytest.skip("npm is not on PATH: cannot install tests/js dependencies (npm ci)")
+        code, output = run(
+            [npm, "ci", "--no-audit", "--no-fund"],
+            cwd=JS_DIR,
+            env=dict(os.environ),
+            timeout=NPM_TIMEOUT,
+        )
+        assert code == 0, f"npm ci in tests/js failed:\n{output}"
+    return node
+
+
+def end_stream_via(stream_id: str) -> str:
+    """How the JS test ends a stream: the REST API if routed, else the command."""
+    try:
+        resolve(f"/api/streams/{stream_id}/end/")
+    except Resolver404:
+        pass
+    else:
+        return "rest"
+    if "end_stream" in get_commands():
+        return "command"
+    pytest.fail("neither POST /api/streams/<id>/end/ nor `manage.py end_stream` exists")
+
+
+def test_official_js_client(node, server, make_user, make_stream, token_for):
+    viewer_a = make_user("js-viewer-a")
+    viewer_b = make_user("js-viewer-b")
+    streamer = make_user("js-streamer")
+    users = {
+        name: {"id": str(user.pk), "username": user.get_username(), "token": token_for(user)}
+        for name, user in {"viewerA": viewer_a, "viewerB": viewer_b, "streamer": streamer}.items()
+    }
+    streams = {
+        name: {
+            "id": str(make_stream(streamer=streamer, title=f"JS {name}").pk),
+            "streamerToken": token_for(streamer),
+        }
+        for name in ("chat", "end")
+    }
+    fixture = {
+        "badToken": token_for(viewer_a)[:-4] + "AAAA",  # a forged signature
+        "users": users,
+        "streams": streams,
+        "endVia": end_stream_via(streams["end"]["id"]),
+        "python": sys.executable,
+        "root": str(ROOT),
+    }
+    env = child_env(LIVESTREAM_URL=server.url, LIVESTREAM_FIXTURE=json.dumps(fixture))
+
+    code, output = run(
+        [node, "--test", "--test-reporter=spec", str(TEST_FILE)],
+        cwd=JS_DIR,
+        env=env,
+        timeout=NODE_TIMEOUT,
+    )
+    print(output)  # shown with -s / -rP
+    if code != 0:
+        pytest.fail(
+            f"node --test exited with {code}:\n{output}\n"
+            f"--- daphne log ({server.log_path}) ---\n{server.log()}"
+        )
