@@ -22,13 +22,15 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-# WebSocket close codes used by the gateway.
+# WebSocket close codes the gateway sends. Servers may only send 1000 or an
+# application code (3000-4999) themselves; 1009 for oversized frames is sent by
+# the WebSocket layer (see livestream.serve). The 4xxx codes mirror the
+# standard 100x meaning for clients that log them.
 CLOSE_NORMAL = 1000
-CLOSE_GOING_AWAY = 1001
-CLOSE_PROTOCOL_ERROR = 1002
-CLOSE_UNSUPPORTED_DATA = 1003
-CLOSE_POLICY_VIOLATION = 1008
-CLOSE_TOO_BIG = 1009
+CLOSE_PROTOCOL_ERROR = 4002
+CLOSE_UNSUPPORTED_DATA = 4003
+CLOSE_POLICY_VIOLATION = 4008
+CLOSE_TOO_BIG = 4009
 
 
 class Transport(Protocol):
@@ -153,7 +155,7 @@ class Session:
 
     def _expire(self, reason: str) -> None:
         logger.debug("closing %s: %s", self.sid, reason)
-        _spawn(self.close(CLOSE_GOING_AWAY))
+        _spawn(self.close(CLOSE_NORMAL))
 
     # --- sending ------------------------------------------------------------
 

@@ -115,6 +115,12 @@ async def connect(token_for):
         clients.append(client)
         return await client.connect(token if user is None else token_for(user))
 
+    async def refused(server, token: str | None):
+        client = Client(server.url)
+        clients.append(client)
+        return await client.refused(token)
+
+    make.refused = refused
     yield make
     for client in clients:
         await client.close()

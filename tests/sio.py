@@ -8,6 +8,9 @@ from typing import Any
 import socketio
 
 DEFAULT_TIMEOUT = 5.0
+# python-socketio's name for what the JS client calls "io server disconnect":
+# the server sent a Socket.IO DISCONNECT packet.
+SERVER_DISCONNECT = socketio.AsyncClient.reason.SERVER_DISCONNECT
 
 
 class Client:
@@ -18,9 +21,14 @@ class Client:
         self.sio = socketio.AsyncClient(reconnection=False)
         self.events: list[tuple[str, Any]] = []
         self.disconnect_reasons: list[str] = []
+        self.connect_errors: list[Any] = []
         self._changed = asyncio.Event()
         self.sio.on("*", self._record)
         self.sio.on("disconnect", self._on_disconnect)
+        self.sio.on("connect_error", self._on_connect_error)
+
+    async def _on_connect_error(self, data: Any = None) -> None:
+        self.connect_errors.append(data)
 
     async def _record(self, event: str, data: Any = None) -> None:
         self.events.append((event, data))
@@ -36,6 +44,15 @@ class Client:
             self.url, transports=["websocket"], auth=auth, wait_timeout=DEFAULT_TIMEOUT, **kwargs
         )
         return self
+
+    async def refused(self, token: str | None) -> Any:
+        """Connect expecting a refusal; the CONNECT_ERROR payload the server sent."""
+        try:
+            await self.connect(token)
+        except socketio.exceptions.ConnectionError:
+            assert self.connect_errors, "refused without a CONNECT_ERROR payload"
+            return self.connect_errors[-1]
+        raise AssertionError("the server accepted the connection")
 
     async def emit(self, event: str, data: Any = None) -> None:
         await self.sio.emit(event, data)

@@ -1,0 +1,74 @@
+"""A raw Engine.IO/Socket.IO WebSocket client, for tests of the wire protocol itself."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from websockets.asyncio.client import connect as ws_connect
+from websockets.exceptions import ConnectionClosed
+
+TIMEOUT = 5.0
+
+
+def ws_url(server_url: str, query: str = "EIO=4&transport=websocket") -> str:
+    return server_url.replace("http://", "ws://") + f"/socket.io/?{query}"
+
+
+class RawSocket:
+    def __init__(self, ws) -> None:
+        self.ws = ws
+        self.open_packet: dict | None = None
+
+    @classmethod
+    async def open(cls, server_url: str, query: str = "EIO=4&transport=websocket", **kwargs):
+        ws = await asyncio.wait_for(ws_connect(ws_url(server_url, query), **kwargs), TIMEOUT)
+        raw = cls(ws)
+        first = await raw.recv()
+        assert first.startswith("0"), first
+        raw.open_packet = json.loads(first[1:])
+        return raw
+
+    async def send(self, frame: str | bytes) -> None:
+        await self.ws.send(frame)
+
+    async def recv(self, timeout: float = TIMEOUT) -> str:
+        """The next frame, answering server pings on the way."""
+
+        async def next_frame():
+            while True:
+                frame = await self.ws.recv()
+                if frame != "2":
+                    return frame
+                await self.ws.send("3")
+
+        return await asyncio.wait_for(next_frame(), timeout)
+
+    async def connect(self, token: str | None) -> str:
+        await self.send("40" + json.dumps({"token": token}))
+        return await self.recv()
+
+    async def closed(self, timeout: float = TIMEOUT) -> int | None:
+        """Wait until the server closes the connection; its close code."""
+        async def drain():
+            while True:
+                await self.ws.recv()
+
+        try:
+            await asyncio.wait_for(drain(), timeout)
+        except ConnectionClosed as exc:
+            return exc.rcvd.code if exc.rcvd else None
+        raise AssertionError("unreachable")
+
+    async def next_event(self, timeout: float = TIMEOUT) -> tuple[str, object]:
+        async def next_event():
+            while True:
+                frame = await self.recv(timeout)
+                if frame.startswith("42"):
+                    name, *args = json.loads(frame[2:])
+                    return name, (args[0] if args else None)
+
+        return await asyncio.wait_for(next_event(), timeout)
+
+    async def close(self) -> None:
+        await self.ws.close()
