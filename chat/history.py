@@ -49,7 +49,11 @@ return redis.call('LRANGE', KEYS[1], 0, -1)
 
 
 def _keys(stream_id: str) -> list[str]:
-    return [key("history", stream_id), key("history", stream_id, "filled"), key("history", stream_id, "v")]
+    return [
+        key("history", stream_id),
+        key("history", stream_id, "filled"),
+        key("history", stream_id, "v"),
+    ]
 
 
 def _size() -> int:
@@ -101,8 +105,12 @@ async def recent(stream_id: str) -> list[dict]:
 async def remember(payload: dict) -> None:
     """Add a just-committed message to its stream's cache."""
     await get_async_redis().eval(
-        _PUSH, 3, *_keys(payload["streamId"]),
-        json.dumps(payload, separators=(",", ":")), _size(), _TTL_SECONDS,
+        _PUSH,
+        3,
+        *_keys(payload["streamId"]),
+        json.dumps(payload, separators=(",", ":")),
+        _size(),
+        _TTL_SECONDS,
     )
 
 

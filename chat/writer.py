@@ -56,7 +56,9 @@ def _write_batch(batch: list[_Pending]) -> list[ChatMessage | str]:
         }
         now = timezone.now()
         accepted = [
-            ChatMessage(stream_id=item.stream_id, user_id=item.user_id, text=item.text, created_at=now)
+            ChatMessage(
+                stream_id=item.stream_id, user_id=item.user_id, text=item.text, created_at=now
+            )
             for item in batch
             if item.stream_id in live
         ]

@@ -17,11 +17,22 @@ from engineio import packet as eio
 from socketio import packet as sio
 
 OPEN, CLOSE, PING, PONG, MESSAGE, UPGRADE, NOOP = (
-    eio.OPEN, eio.CLOSE, eio.PING, eio.PONG, eio.MESSAGE, eio.UPGRADE, eio.NOOP,
+    eio.OPEN,
+    eio.CLOSE,
+    eio.PING,
+    eio.PONG,
+    eio.MESSAGE,
+    eio.UPGRADE,
+    eio.NOOP,
 )
 CONNECT, DISCONNECT, EVENT, ACK, CONNECT_ERROR, BINARY_EVENT, BINARY_ACK = (
-    sio.CONNECT, sio.DISCONNECT, sio.EVENT, sio.ACK, sio.CONNECT_ERROR,
-    sio.BINARY_EVENT, sio.BINARY_ACK,
+    sio.CONNECT,
+    sio.DISCONNECT,
+    sio.EVENT,
+    sio.ACK,
+    sio.CONNECT_ERROR,
+    sio.BINARY_EVENT,
+    sio.BINARY_ACK,
 )
 
 PING_FRAME = "2"
@@ -62,7 +73,9 @@ def encode_connect(sid: str, namespace: str = "/") -> str:
 
 
 def encode_connect_error(message: str, namespace: str = "/") -> str:
-    return _message(sio.Packet(CONNECT_ERROR, {"message": message}, namespace=namespace, binary=False))
+    return _message(
+        sio.Packet(CONNECT_ERROR, {"message": message}, namespace=namespace, binary=False)
+    )
 
 
 def encode_disconnect(namespace: str = "/") -> str:

@@ -84,7 +84,9 @@ async def dispatch(session: Session, event: str, payload: Any, ack_id: int | Non
             await session.ack(ack_id, {"ok": True, **(result or {})})
 
 
-async def _fail(session: Session, registration: Registration, ack_id: int | None, message: str) -> None:
+async def _fail(
+    session: Session, registration: Registration, ack_id: int | None, message: str
+) -> None:
     if registration.error_event:
         await session.emit(registration.error_event, {"message": message})
     if ack_id is not None:

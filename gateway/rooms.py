@@ -35,7 +35,9 @@ def group_name(room: str) -> str:
     return safe
 
 
-async def emit_to_room(room: str, event: str, data: object = None, *, disconnect: bool = False) -> None:
+async def emit_to_room(
+    room: str, event: str, data: object = None, *, disconnect: bool = False
+) -> None:
     """Send ``event`` to every socket in ``room`` on every process.
 
     With ``disconnect`` the sockets are then disconnected by the server
@@ -47,6 +49,8 @@ async def emit_to_room(room: str, event: str, data: object = None, *, disconnect
     await get_channel_layer().group_send(group_name(room), message)
 
 
-def emit_to_room_sync(room: str, event: str, data: object = None, *, disconnect: bool = False) -> None:
+def emit_to_room_sync(
+    room: str, event: str, data: object = None, *, disconnect: bool = False
+) -> None:
     """:func:`emit_to_room` for synchronous code (views, admin, commands, signals)."""
     async_to_sync(emit_to_room)(room, event, data, disconnect=disconnect)

@@ -1,6 +1,5 @@
-from django.urls import path
-
 from channels.routing import URLRouter
+from django.urls import path
 
 from gateway.consumer import EngineIOConsumer
 

@@ -56,8 +56,16 @@ def _spawn(coro) -> None:
 
 class Session:
     __slots__ = (
-        "sid", "transport", "user", "state", "rooms", "data",
-        "_ping_handle", "_pong_deadline", "_connect_deadline", "__weakref__",
+        "sid",
+        "transport",
+        "user",
+        "state",
+        "rooms",
+        "data",
+        "_ping_handle",
+        "_pong_deadline",
+        "_connect_deadline",
+        "__weakref__",
     )
 
     def __init__(self, transport: Transport) -> None:

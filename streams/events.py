@@ -47,7 +47,11 @@ def _key_for(session: Session, stream: Stream) -> str | None:
 @events.on("join_stream_room", error_event="room_join_error")
 async def join_stream_room(session: Session, payload: Any) -> dict:
     stream_id = parse_stream_id(payload)
-    stream = await Stream.objects.only("status", "streamer_id", "stream_key").filter(pk=stream_id).afirst()
+    stream = (
+        await Stream.objects.only("status", "streamer_id", "stream_key")
+        .filter(pk=stream_id)
+        .afirst()
+    )
     if stream is None:
         raise EventError(STREAM_NOT_FOUND)
     if not stream.is_live:

@@ -23,36 +23,48 @@ _TOMBSTONE_SECONDS = 7 * 24 * 3600
 _NOW = "local t = redis.call('TIME') local now = t[1] * 1000 + math.floor(t[2] / 1000) "
 
 # KEYS: set, tombstone. ARGV: sid, ttl_ms. Returns {added, count} or -1.
-_JOIN = _NOW + """
+_JOIN = (
+    _NOW
+    + """
 if redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 local added = redis.call('ZADD', KEYS[1], now + ARGV[2], ARGV[1])
 redis.call('PEXPIRE', KEYS[1], 2 * ARGV[2])
 return {added, redis.call('ZCARD', KEYS[1])}
 """
+)
 
 # KEYS: set, tombstone. ARGV: sid. Returns {removed, count} or -1.
-_LEAVE = _NOW + """
+_LEAVE = (
+    _NOW
+    + """
 if redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
 local removed = redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 return {removed, redis.call('ZCARD', KEYS[1])}
 """
+)
 
 # KEYS: set, tombstone. ARGV: ttl_ms, sid... Returns the live count or -1.
-_REFRESH = _NOW + """
+_REFRESH = (
+    _NOW
+    + """
 if redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
 for i = 2, #ARGV do redis.call('ZADD', KEYS[1], 'XX', now + ARGV[1], ARGV[i]) end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 if #ARGV > 1 then redis.call('PEXPIRE', KEYS[1], 2 * ARGV[1]) end
 return redis.call('ZCARD', KEYS[1])
 """
+)
 
 # KEYS: set, tombstone. Returns the live count, or -1 when ended.
-_COUNT = _NOW + """
+_COUNT = (
+    _NOW
+    + """
 if redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
 return redis.call('ZCOUNT', KEYS[1], now, '+inf')
 """
+)
 
 
 def _keys(stream_id: str) -> list[str]:
@@ -169,7 +181,11 @@ def _local_viewers(stream_id: str) -> set[str]:
 
 def _ensure_refresher() -> None:
     global _refresher
-    if _refresher is None or _refresher.done() or _refresher.get_loop() is not asyncio.get_running_loop():
+    if (
+        _refresher is None
+        or _refresher.done()
+        or _refresher.get_loop() is not asyncio.get_running_loop()
+    ):
         _refresher = asyncio.get_running_loop().create_task(_refresh_forever())
 
 

@@ -50,6 +50,7 @@ class RawSocket:
 
     async def closed(self, timeout: float = TIMEOUT) -> int | None:
         """Wait until the server closes the connection; its close code."""
+
         async def drain():
             while True:
                 await self.ws.recv()

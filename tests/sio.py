@@ -64,7 +64,9 @@ class Client:
     def received(self, event: str) -> list[Any]:
         return [data for name, data in self.events if name == event]
 
-    async def wait_for(self, event: str, predicate=None, *, timeout: float = DEFAULT_TIMEOUT) -> Any:
+    async def wait_for(
+        self, event: str, predicate=None, *, timeout: float = DEFAULT_TIMEOUT
+    ) -> Any:
         """The first payload of ``event`` (matching ``predicate``), waiting for it."""
 
         def find():

@@ -23,8 +23,12 @@ async def test_open_packet_announces_heartbeat_and_limits(server):
 
 @pytest.mark.parametrize(
     "query",
-    ["EIO=3&transport=websocket", "transport=websocket", "EIO=4&transport=carrier-pigeon",
-     "EIO=4&transport=websocket&sid=does-not-exist"],
+    [
+        "EIO=3&transport=websocket",
+        "transport=websocket",
+        "EIO=4&transport=carrier-pigeon",
+        "EIO=4&transport=websocket&sid=does-not-exist",
+    ],
 )
 async def test_unsupported_handshakes_are_refused(server, query):
     with pytest.raises(InvalidStatus):
@@ -53,7 +57,10 @@ async def test_events_before_connect_are_not_dispatched(server, user, token_for)
         await raw.recv(timeout=0.5)
     await raw.connect(token_for(user))
     await raw.send('422["join_notification_room"]')
-    assert await raw.next_event() == ("notification_room_joined", {"room": f"notification:{user.pk}"})
+    assert await raw.next_event() == (
+        "notification_room_joined",
+        {"room": f"notification:{user.pk}"},
+    )
     assert await raw.recv() == f'432[{{"ok":true,"room":"notification:{user.pk}"}}]'
     await raw.close()
 

@@ -41,9 +41,22 @@ async def test_send_notification_command_reaches_a_running_server(server, connec
     await client.call("join_notification_room")
     result = await asyncio.to_thread(
         subprocess.run,
-        [sys.executable, "manage.py", "send_notification", "--username", user.username,
-         "--kind", "announcement", "--message", "We are live!"],
-        cwd=ROOT, env=child_env(), capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "manage.py",
+            "send_notification",
+            "--username",
+            user.username,
+            "--kind",
+            "announcement",
+            "--message",
+            "We are live!",
+        ],
+        cwd=ROOT,
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr
     pushed = await client.wait_for("notification")

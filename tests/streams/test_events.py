@@ -27,7 +27,9 @@ async def test_join_replies_in_order(server, connect, user, make_stream):
     ack = await client.call("join_stream_room", {"streamId": sid(stream)})
     await client.wait_for("viewer_count_updated")
     assert [name for name, _ in client.events] == [
-        "room_joined_successfully", "recent_chat_history", "viewer_count_updated",
+        "room_joined_successfully",
+        "recent_chat_history",
+        "viewer_count_updated",
     ]
     assert client.received("room_joined_successfully") == [
         {"streamId": sid(stream), "streamKeyForDev": None}
@@ -37,7 +39,9 @@ async def test_join_replies_in_order(server, connect, user, make_stream):
     assert ack == {"ok": True, "streamId": sid(stream), "streamKeyForDev": None, "count": 1}
 
 
-async def test_join_broadcasts_the_count_to_everyone_in_the_room(server, connect, make_user, make_stream):
+async def test_join_broadcasts_the_count_to_everyone_in_the_room(
+    server, connect, make_user, make_stream
+):
     stream = make_stream()
     first = await connect(server, make_user())
     await first.call("join_stream_room", {"streamId": sid(stream)})
@@ -95,16 +99,24 @@ async def test_joining_a_stream_that_is_not_live_fails(server, connect, user, ma
     assert client.received("room_join_error") == [{"message": "Stream is not live"}]
 
 
-async def test_stream_key_goes_to_the_owner_and_staff_only(server, connect, make_user, staff, make_stream):
+async def test_stream_key_goes_to_the_owner_and_staff_only(
+    server, connect, make_user, staff, make_stream
+):
     owner = make_user()
     stream = make_stream(streamer=owner)
-    for who, expected in [(owner, stream.stream_key), (staff, stream.stream_key), (make_user(), None)]:
+    for who, expected in [
+        (owner, stream.stream_key),
+        (staff, stream.stream_key),
+        (make_user(), None),
+    ]:
         client = await connect(server, who)
         ack = await client.call("join_stream_room", {"streamId": sid(stream)})
         assert ack["streamKeyForDev"] == expected
 
 
-async def test_stream_key_for_everyone_when_exposed_for_dev(start_server, connect, user, make_stream):
+async def test_stream_key_for_everyone_when_exposed_for_dev(
+    start_server, connect, user, make_stream
+):
     server = start_server(EXPOSE_STREAM_KEY_FOR_DEV="1")
     stream = make_stream()
     client = await connect(server, user)
@@ -123,7 +135,9 @@ async def test_leave_decreases_the_count_for_the_others(server, connect, make_us
     await stayer.wait_for("viewer_count_updated", count_is(stream, 1))
 
 
-async def test_leaving_a_room_one_is_not_in_changes_nothing(server, connect, make_user, make_stream):
+async def test_leaving_a_room_one_is_not_in_changes_nothing(
+    server, connect, make_user, make_stream
+):
     stream = make_stream()
     watcher, stranger = await connect(server, make_user()), await connect(server, make_user())
     await watcher.call("join_stream_room", {"streamId": sid(stream)})
@@ -165,7 +179,9 @@ async def _watchers(server, connect, make_user, stream, n=2):
     return clients
 
 
-async def test_stream_end_notifies_and_disconnects_the_room(server, connect, make_user, make_stream):
+async def test_stream_end_notifies_and_disconnects_the_room(
+    server, connect, make_user, make_stream
+):
     stream = make_stream()
     clients = await _watchers(server, connect, make_user, stream)
     bystander_stream = make_stream()
@@ -193,7 +209,9 @@ async def test_stream_end_message_carries_the_reason(server, connect, make_user,
     assert notice["message"] == "Streamer went offline"
 
 
-async def test_after_the_end_the_count_is_zero_and_joining_fails(server, connect, make_user, make_stream):
+async def test_after_the_end_the_count_is_zero_and_joining_fails(
+    server, connect, make_user, make_stream
+):
     from streams.presence import viewer_count
 
     stream = make_stream()
@@ -214,7 +232,11 @@ async def test_end_stream_command_in_another_process_disconnects_the_room(
     result = await asyncio.to_thread(
         subprocess.run,
         [sys.executable, "manage.py", "end_stream", sid(stream)],
-        cwd=ROOT, env=child_env(), capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr
     for client in clients:
@@ -259,7 +281,9 @@ async def test_a_viewer_that_stops_answering_pings_is_released(
     await watcher.wait_for("viewer_count_updated", count_is(stream, 1), timeout=5)
 
 
-async def test_forced_disconnect_is_a_socketio_disconnect_packet(server, make_user, make_stream, token_for):
+async def test_forced_disconnect_is_a_socketio_disconnect_packet(
+    server, make_user, make_stream, token_for
+):
     from tests.raw import RawSocket
 
     stream = make_stream()
@@ -270,7 +294,8 @@ async def test_forced_disconnect_is_a_socketio_disconnect_packet(server, make_us
         pass
     await sync_to_async(stream.end)()
     assert await raw.next_event() == (
-        "stream_ended_notification", {"roomId": sid(stream), "message": "Stream has ended"}
+        "stream_ended_notification",
+        {"roomId": sid(stream), "message": "Stream has ended"},
     )
     assert await raw.recv() == "41"
     assert await raw.closed() == 1000
