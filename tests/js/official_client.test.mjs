@@ -7,9 +7,8 @@
 //   LIVESTREAM_FIXTURE  JSON: {
 //     badToken: string,
 //     users: {viewerA, viewerB, streamer, ...: {id, username, token}},
-//     streams: {chat, end: {id, streamerToken}},
-//     endVia: "rest" | "command",     how case (c) ends its stream
-//     python: string, root: string    for endVia "command" (manage.py end_stream)
+//     streams: {chat, endRest, endCommand: {id, streamerToken}},  one live stream per case
+//     python: string, root: string    to run `manage.py end_stream` (case d)
 //   }
 //
 // Every wait has a timeout and every socket is closed in after(), so the node
@@ -134,25 +133,27 @@ async function joinRoom(socket, streamId) {
 
 const execFileAsync = promisify(execFile);
 
-/** Ends a stream the way the rest of the system would: REST, or manage.py. */
-async function endStream(stream) {
-  if (FIXTURE.endVia === "command") {
+/**
+ * Ends a stream the way the rest of the system does: the REST API (inside the
+ * server process) or `manage.py end_stream` (another process, via Redis).
+ */
+async function endStream(stream, via, reason = "") {
+  if (via === "command") {
     // The environment (DJANGO_SETTINGS_MODULE, DATABASE_URL, REDIS_URL, ...)
     // is the pytest wrapper's child_env(), inherited as-is.
-    await execFileAsync(FIXTURE.python, ["manage.py", "end_stream", stream.id], {
-      cwd: FIXTURE.root,
-      timeout: 30_000,
-    });
+    const args = ["manage.py", "end_stream", stream.id, ...(reason ? ["--reason", reason] : [])];
+    await execFileAsync(FIXTURE.python, args, { cwd: FIXTURE.root, timeout: 30_000 });
     return;
   }
   const res = await fetch(`${URL}/api/streams/${stream.id}/end/`, {
     method: "POST",
     headers: { Authorization: `Bearer ${stream.streamerToken}`, "Content-Type": "application/json" },
-    body: "{}",
+    body: JSON.stringify(reason ? { reason } : {}),
     signal: AbortSignal.timeout(30_000),
   });
   const body = await res.text();
   assert.ok(res.ok, `POST /api/streams/${stream.id}/end/ -> ${res.status} ${body}`);
+  assert.equal(JSON.parse(body).status, "ended", body);
 }
 
 test("(a) a bad token is refused with connect_error 'Authentication error'", { timeout: 30_000 }, async () => {
@@ -213,9 +214,8 @@ test("(b) two clients join a live stream and chat", { timeout: 30_000 }, async (
   assert.equal(indexOf(a, "room_join_error"), -1, describeInbox(a));
 });
 
-test("(c) ending the stream notifies the room, then the server disconnects it", { timeout: 60_000 }, async () => {
+async function endedByServer({ stream, via, reason, message }) {
   const { viewerA, viewerB } = FIXTURE.users;
-  const stream = FIXTURE.streams.end;
   const a = client(viewerA.token);
   const b = client(viewerB.token);
   await Promise.all([connected(a), connected(b)]);
@@ -224,13 +224,13 @@ test("(c) ending the stream notifies the room, then the server disconnects it", 
   const twoViewers = (d) => d.streamId === stream.id && d.count === 2;
   await Promise.all([waitFor(a, "viewer_count_updated", twoViewers), waitFor(b, "viewer_count_updated", twoViewers)]);
 
-  await endStream(stream);
+  await endStream(stream, via, reason);
 
   for (const socket of [a, b]) {
     const note = await waitFor(socket, "stream_ended_notification", () => true, 10_000);
-    assert.deepEqual(note, { roomId: stream.id, message: "Stream has ended" });
-    const reason = await waitFor(socket, "disconnect", () => true, 10_000);
-    assert.equal(reason, "io server disconnect", describeInbox(socket));
+    assert.deepEqual(note, { roomId: stream.id, message });
+    const why = await waitFor(socket, "disconnect", () => true, 10_000);
+    assert.equal(why, "io server disconnect", describeInbox(socket));
     assert.ok(
       indexOf(socket, "stream_ended_notification") < indexOf(socket, "disconnect"),
       `notification must come before the disconnect: ${describeInbox(socket)}`,
@@ -246,4 +246,17 @@ test("(c) ending the stream notifies the room, then the server disconnects it", 
   assert.deepEqual(ack, { ok: false, message: "Stream is not live" });
   const error = await waitFor(again, "room_join_error");
   assert.deepEqual(error, { message: "Stream is not live" });
-});
+}
+
+test("(c) ending the stream (REST) notifies the room, then the server disconnects it", { timeout: 60_000 }, () =>
+  endedByServer({ stream: FIXTURE.streams.endRest, via: "rest", reason: "", message: "Stream has ended" }),
+);
+
+test("(d) ending the stream from another process (manage.py end_stream --reason)", { timeout: 60_000 }, () =>
+  endedByServer({
+    stream: FIXTURE.streams.endCommand,
+    via: "command",
+    reason: "Hết giờ rồi, hẹn gặp lại!",
+    message: "Hết giờ rồi, hẹn gặp lại!",
+  }),
+);

@@ -16,8 +16,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from django.core.management import get_commands
-from django.urls import Resolver404, resolve
 
 from tests.servers import ROOT, child_env
 
@@ -68,19 +66,6 @@ def node() -> str:
     return node
 
 
-def end_stream_via(stream_id: str) -> str:
-    """How the JS test ends a stream: the REST API if routed, else the command."""
-    try:
-        resolve(f"/api/streams/{stream_id}/end/")
-    except Resolver404:
-        pass
-    else:
-        return "rest"
-    if "end_stream" in get_commands():
-        return "command"
-    pytest.fail("neither POST /api/streams/<id>/end/ nor `manage.py end_stream` exists")
-
-
 def test_official_js_client(node, server, make_user, make_stream, token_for):
     viewer_a = make_user("js-viewer-a")
     viewer_b = make_user("js-viewer-b")
@@ -94,13 +79,12 @@ def test_official_js_client(node, server, make_user, make_stream, token_for):
             "id": str(make_stream(streamer=streamer, title=f"JS {name}").pk),
             "streamerToken": token_for(streamer),
         }
-        for name in ("chat", "end")
+        for name in ("chat", "endRest", "endCommand")
     }
     fixture = {
         "badToken": token_for(viewer_a)[:-4] + "AAAA",  # a forged signature
         "users": users,
         "streams": streams,
-        "endVia": end_stream_via(streams["end"]["id"]),
         "python": sys.executable,
         "root": str(ROOT),
     }
