@@ -85,7 +85,10 @@ class Hub:
         if not members:
             return
         frame = message["frame"]
+        skip = message.get("skip")
         for session in list(members):
+            if session.sid == skip:
+                continue
             try:
                 await session.send_frame(frame)
             except Exception:

@@ -36,16 +36,24 @@ def group_name(room: str) -> str:
 
 
 async def emit_to_room(
-    room: str, event: str, data: object = None, *, disconnect: bool = False
+    room: str,
+    event: str,
+    data: object = None,
+    *,
+    disconnect: bool = False,
+    skip_sid: str | None = None,
 ) -> None:
     """Send ``event`` to every socket in ``room`` on every process.
 
     With ``disconnect`` the sockets are then disconnected by the server
     (Socket.IO DISCONNECT and WebSocket close) and leave all their rooms.
+    ``skip_sid`` leaves out one socket (one that was told directly).
     """
     message = {"type": ROOM_EMIT, "room": room, "frame": codec.encode_event(event, data)}
     if disconnect:
         message["disconnect"] = True
+    if skip_sid is not None:
+        message["skip"] = skip_sid
     await get_channel_layer().group_send(group_name(room), message)
 
 

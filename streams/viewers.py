@@ -45,12 +45,14 @@ async def announce(stream_id: str, count: int, *, joiner: Session | None = None)
     if window is None:
         window = _windows[stream_id] = _Window()
     now = time.monotonic()
+    if joiner is not None:
+        # Directly, so it arrives in order with the joiner's other replies.
+        await joiner.emit(EVENT, payload(stream_id, count))
     if window.trailing is None and now - window.last_sent >= window_s:
         window.last_sent = now
-        await emit_to_room(stream_id, EVENT, payload(stream_id, count))
+        skip = joiner.sid if joiner is not None else None
+        await emit_to_room(stream_id, EVENT, payload(stream_id, count), skip_sid=skip)
         return
-    if joiner is not None:
-        await joiner.emit(EVENT, payload(stream_id, count))
     if window.trailing is None:
         delay = max(0.0, window.last_sent + window_s - now)
         window.trailing = asyncio.get_running_loop().call_later(delay, _fire_trailing, stream_id)
