@@ -1,0 +1,141 @@
+"""Turn the loadgen results of both servers into the Markdown tables run.py prints.
+
+Ratios are always ours / python-socketio; the "better" column says which direction wins
+for that row, so a reader does not have to remember it per metric.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+Row = tuple[str, str, Callable[[dict[str, Any]], Any]]
+
+
+def _get(results: dict[str, Any], scenario: str, key: str) -> dict[str, Any] | None:
+    return results.get("scenarios", {}).get(scenario, {}).get(key)
+
+
+def _rows(keys: dict[str, list[str]]) -> list[tuple[str, str, str, str, str]]:
+    """(label, better, scenario, key, field) for every figure the table shows."""
+    rows = []
+    for n in keys.get("S1", []):
+        rows.append((f"S1 connect+auth N={n} (s)", "lower", "S1", n, "seconds"))
+        rows.append((f"S1 failed connects N={n}", "lower", "S1", n, "failed"))
+    for n in keys.get("S2", []):
+        rows.append((f"S2 join room N={n} (s)", "lower", "S2", n, "seconds"))
+        rows.append(
+            (f"S2 viewer_count_updated frames N={n}", "lower", "S2", n, "viewer_count_updates")
+        )
+        rows.append(
+            (f"S2 clients with final count = N, N={n}", "higher", "S2", n, "final_count_exact")
+        )
+    for key in keys.get("S3", []):
+        n, rate = key.split("@")
+        label = f"S3 N={n}, 5x{rate} msg/s"
+        for field in ("p50_ms", "p95_ms", "p99_ms", "max_ms"):
+            rows.append((f"{label} {field.replace('_ms', '')} (ms)", "lower", "S3", key, field))
+        rows.append((f"{label} delivered (%)", "higher", "S3", key, "delivered_pct"))
+        rows.append((f"{label} lost deliveries", "lower", "S3", key, "lost"))
+    for n in keys.get("S4", []):
+        rows.append((f"S4 memory per connection N={n} (KB)", "lower", "S4", n, "kb_per_connection"))
+    for room in keys.get("S5", []):
+        rows.append(
+            (f"S5 max chat rate held, room {room} (msg/s)", "higher", "S5", room, "max_rate_held")
+        )
+    return rows
+
+
+def _value(results: dict[str, Any] | None, scenario: str, key: str, field: str) -> Any:
+    if not results or results.get("failed"):
+        return None
+    entry = _get(results, scenario, key)
+    if entry is None:
+        return None
+    if field == "seconds" and entry.get("seconds") is None and "seconds_waited" in entry:
+        return f">{entry['seconds_waited']:.0f} (incomplete)"
+    if field == "delivered_pct":
+        ratio = entry.get("delivered_ratio")
+        return None if ratio is None else round(100 * ratio, 2)
+    return entry.get(field)
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.3g}" if abs(value) < 100 else f"{value:.0f}"
+    return str(value)
+
+
+def _ratio(ours: Any, peer: Any) -> str:
+    if not isinstance(ours, (int, float)) or not isinstance(peer, (int, float)) or not peer:
+        return "-"
+    return f"{ours / peer:.2f}"
+
+
+def _keys(servers: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
+    keys: dict[str, list[str]] = {}
+    for results in servers.values():
+        for scenario, entries in (results.get("scenarios") or {}).items():
+            for key in entries:
+                if key not in keys.setdefault(scenario, []):
+                    keys[scenario].append(key)
+    return keys
+
+
+def markdown_report(servers: dict[str, dict[str, Any]]) -> str:
+    """The comparison table, a CPU table (who was the bottleneck) and failure notes."""
+    ours, peer = servers.get("ours"), servers.get("pysio")
+    keys = _keys(servers)
+    lines = [
+        "| scenario | better | ours | python-socketio | ours/pysio |",
+        "|---|---|---|---|---|",
+    ]
+    for label, better, scenario, key, field in _rows(keys):
+        a = _value(ours, scenario, key, field)
+        b = _value(peer, scenario, key, field)
+        lines.append(f"| {label} | {better} | {_fmt(a)} | {_fmt(b)} | {_ratio(a, b)} |")
+
+    lines += [
+        "",
+        "CPU during each scenario, % of one core (loadgen near 100 % = loadgen-bound):",
+        "",
+        "| scenario | ours: server | ours: loadgen | pysio: server | pysio: loadgen |",
+        "|---|---|---|---|---|",
+    ]
+    for scenario in ("S1", "S2", "S3"):
+        for key in keys.get(scenario, []):
+            cells = []
+            for results in (ours, peer):
+                entry = _get(results, scenario, key) if results else None
+                cells += [
+                    _fmt(entry.get("server_cpu_pct")) if entry else "-",
+                    _fmt(entry.get("loadgen_cpu_pct")) if entry else "-",
+                ]
+            lines.append(f"| {scenario} {key} | " + " | ".join(cells) + " |")
+    for room in keys.get("S5", []):
+        cells = []
+        for results in (ours, peer):
+            entry = _get(results, "S5", room) if results else None
+            steps = entry.get("steps", []) if entry else []
+            last = steps[-1] if steps else {}
+            cells += [_fmt(last.get("server_cpu_pct")), _fmt(last.get("loadgen_cpu_pct"))]
+        lines.append(f"| S5 {room} (last step) | " + " | ".join(cells) + " |")
+
+    notes = []
+    for name, results in servers.items():
+        if results.get("failed"):
+            notes.append(f"- **{name} failed**: {results['failed']}")
+        if results.get("aborted"):
+            notes.append(f"- {name}: {results['aborted']}")
+        for room, entry in (results.get("scenarios", {}).get("S5") or {}).items():
+            notes.append(f"- {name} S5 room {room} stopped: {entry.get('stopped_because')}")
+        if results.get("unexpected_closes_total"):
+            notes.append(
+                f"- {name}: {results['unexpected_closes_total']} connections "
+                "closed by the server during the run"
+            )
+    if notes:
+        lines += ["", *notes]
+    return "\n".join(lines) + "\n"
