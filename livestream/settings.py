@@ -24,8 +24,7 @@ SECRET_KEY = env_str("SECRET_KEY")
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured(
-            "SECRET_KEY must be set when DEBUG is off "
-            "(set DEBUG=1 for local development)."
+            "SECRET_KEY must be set when DEBUG is off (set DEBUG=1 for local development)."
         )
     SECRET_KEY = "django-insecure-dev-only-key-do-not-use-in-production"
 
@@ -49,6 +48,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "channels",
     "livestream",
+    "accounts",
     "gateway",
     "streams",
     "chat",
@@ -117,12 +117,21 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(DATA_DIR / "static")))
+# Not the Manifest variant: with DEBUG off its {% static %} raises ValueError for
+# every file missing from the manifest, so the admin would break on any checkout
+# where collectstatic has not run (or ran before an upgrade).
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 # Serve the admin's CSS straight from the apps when collectstatic has not run.
 WHITENOISE_USE_FINDERS = True
+# WhiteNoise warns on every start while STATIC_ROOT is missing; before
+# collectstatic an empty folder is the truth.
+try:
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+except OSError:
+    pass
 WHITENOISE_AUTOREFRESH = DEBUG
 
 # HTTPS hardening: on by default in production, switchable behind a proxy that

@@ -5,4 +5,5 @@ from datetime import UTC, datetime
 
 def iso_z(moment: datetime) -> str:
     """Format like JavaScript's ``Date.toISOString()``: UTC, milliseconds, ``Z``."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    utc = moment.astimezone(UTC)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"

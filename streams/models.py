@@ -30,7 +30,9 @@ class Stream(models.Model):
     )
     title = models.CharField(max_length=200)
     status = models.CharField(max_length=5, choices=Status.choices, default=Status.IDLE)
-    stream_key = models.CharField(max_length=64, unique=True, default=new_stream_key, editable=False)
+    stream_key = models.CharField(
+        max_length=64, unique=True, default=new_stream_key, editable=False
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     started_at = models.DateTimeField(null=True, blank=True, editable=False)
     ended_at = models.DateTimeField(null=True, blank=True, editable=False)
