@@ -1,0 +1,66 @@
+"""Writing chat messages from moderation (admin, commands)."""
+
+from __future__ import annotations
+
+import logging
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from chat.models import ChatMessage
+from gateway.rooms import emit_to_room_sync
+
+logger = logging.getLogger(__name__)
+
+MESSAGE_DELETED = "message_deleted"
+
+
+def chat_messages_remove(*, messages: QuerySet[ChatMessage], by: AbstractBaseUser) -> int:
+    """Remove ``messages`` from the chat on ``by``'s authority; returns how many were removed.
+
+    Messages already removed are left alone. Once the removal has committed,
+    each stream's history cache is dropped and every socket in the stream's
+    room gets ``message_deleted {streamId, messageId}``.
+    """
+    pending = messages.filter(removed_at__isnull=True).order_by()
+    candidates = list(pending.values_list("pk", flat=True))
+    if not candidates:
+        return 0
+    with transaction.atomic():
+        # Locked and re-checked so that two moderators never both remove a message.
+        removed = list(
+            ChatMessage.objects.select_for_update()
+            .filter(pk__in=candidates, removed_at__isnull=True)
+            .order_by("pk")
+            .values_list("pk", "stream_id")
+        )
+        ChatMessage.objects.filter(pk__in=[pk for pk, _ in removed]).update(
+            removed_at=timezone.now(), removed_by=by
+        )
+        transaction.on_commit(lambda: _announce_removed(removed), robust=True)
+    return len(removed)
+
+
+def _announce_removed(removed: list[tuple[int, object]]) -> None:
+    by_stream: dict[str, list[str]] = {}
+    for pk, stream_id in removed:
+        by_stream.setdefault(str(stream_id), []).append(str(pk))
+    for stream_id, message_ids in by_stream.items():
+        # Cache first: a viewer who reloads on message_deleted must not get it back.
+        _invalidate_history(stream_id)
+        for message_id in message_ids:
+            emit_to_room_sync(
+                stream_id, MESSAGE_DELETED, {"streamId": stream_id, "messageId": message_id}
+            )
+
+
+def _invalidate_history(stream_id: str) -> None:
+    try:
+        from chat import history
+    except ModuleNotFoundError as exc:
+        if exc.name != "chat.history":
+            raise
+        return  # no history cache in this deployment
+    history.invalidate(stream_id)

@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from livestream.api import Conflict
+from streams.models import Stream, StreamStateError
+from streams.permissions import IsStreamer, IsStreamerOrStaff
+from streams.selectors import stream_list, stream_viewer_counts
+from streams.serializers import (
+    StreamCreateSerializer,
+    StreamEndSerializer,
+    StreamListQuerySerializer,
+    StreamSerializer,
+)
+from streams.services import stream_create
+
+
+class StreamViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Streams: anyone reads, a signed-in user creates, its streamer starts and ends."""
+
+    queryset = Stream.objects.select_related("streamer")
+    serializer_class = StreamSerializer
+
+    def get_permissions(self):
+        if self.action == "create":
+            return [IsAuthenticated()]
+        if self.action in ("list", "retrieve"):
+            return [AllowAny()]
+        return super().get_permissions()
+
+    def list(self, request: Request) -> Response:
+        query = StreamListQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        page = self.paginate_queryset(stream_list(status=query.validated_data.get("status")))
+        context = {
+            **self.get_serializer_context(),
+            "viewer_counts": stream_viewer_counts(streams=page),
+        }
+        return self.get_paginated_response(
+            self.get_serializer(page, many=True, context=context).data
+        )
+
+    def create(self, request: Request) -> Response:
+        params = StreamCreateSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        stream = stream_create(streamer=request.user, **params.validated_data)
+        return Response(self.get_serializer(stream).data, status=status.HTTP_201_CREATED)
+
+    @action(detail=True, methods=["post"], permission_classes=[IsAuthenticated, IsStreamer])
+    def start(self, request: Request, pk: str | None = None) -> Response:
+        stream = self.get_object()
+        try:
+            stream.start()
+        except StreamStateError as exc:
+            raise Conflict(str(exc)) from None
+        return Response(self.get_serializer(stream).data)
+
+    @action(detail=True, methods=["post"], permission_classes=[IsAuthenticated, IsStreamerOrStaff])
+    def end(self, request: Request, pk: str | None = None) -> Response:
+        stream = self.get_object()
+        params = StreamEndSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        stream.end(reason=params.validated_data["reason"])
+        return Response(self.get_serializer(stream).data)
