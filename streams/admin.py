@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from streams.models import Stream
+from streams.selectors import stream_viewer_counts
+
+MODERATOR_END_REASON = "Ended by a moderator"
+
+
+@admin.register(Stream)
+class StreamAdmin(admin.ModelAdmin):
+    list_display = ["title", "streamer", "status", "viewers_now", "started_at", "ended_at"]
+    list_filter = ["status"]
+    list_select_related = ["streamer"]
+    search_fields = ["title", "streamer__username"]
+    raw_id_fields = ["streamer"]
+    ordering = ["-created_at"]
+    date_hierarchy = "created_at"
+    fields = [
+        "title", "streamer", "status", "viewers_now", "stream_key",
+        "created_at", "started_at", "ended_at", "end_reason",
+    ]
+    readonly_fields = [
+        "status", "viewers_now", "stream_key",
+        "created_at", "started_at", "ended_at", "end_reason",
+    ]
+    actions = ["end_streams", "regenerate_keys"]
+
+    def get_changelist_instance(self, request: HttpRequest):
+        changelist = super().get_changelist_instance(request)
+        # One Redis round trip for the page; the rows are the cached objects.
+        page = list(changelist.result_list)
+        counts = stream_viewer_counts(streams=page)
+        for stream in page:
+            stream._viewers_now = counts[str(stream.pk)]
+        return changelist
+
+    @admin.display(description="Viewers now")
+    def viewers_now(self, stream: Stream) -> int | str:
+        if stream.pk is None:
+            return "-"
+        if not hasattr(stream, "_viewers_now"):
+            return stream_viewer_counts(streams=[stream])[str(stream.pk)]
+        return stream._viewers_now
+
+    @admin.action(description="End selected streams", permissions=["change"])
+    def end_streams(self, request: HttpRequest, queryset: QuerySet[Stream]) -> None:
+        ended = sum(stream.end(reason=MODERATOR_END_REASON) for stream in queryset)
+        self.message_user(request, f"Ended {ended} stream(s).", messages.SUCCESS)
+
+    @admin.action(description="Regenerate stream key", permissions=["change"])
+    def regenerate_keys(self, request: HttpRequest, queryset: QuerySet[Stream]) -> None:
+        for stream in queryset:
+            stream.regenerate_key()
+        self.message_user(
+            request, f"Regenerated the key of {len(queryset)} stream(s).", messages.SUCCESS
+        )
