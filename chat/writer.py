@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from chat.models import ChatMessage
+from gateway.shutdown import on_shutdown
 from streams.models import Stream
 
 logger = logging.getLogger(__name__)
@@ -80,6 +81,11 @@ class ChatWriter:
             self._flusher = asyncio.create_task(self._flush())
         return await future
 
+    async def drain(self) -> None:
+        """Wait until every submitted message is stored (or refused)."""
+        while self._flusher is not None:
+            await asyncio.shield(self._flusher)
+
     async def _flush(self) -> None:
         try:
             while self._queue:
@@ -111,3 +117,10 @@ def get_writer() -> ChatWriter:
             del _writers[stale]
         writer = _writers[loop] = ChatWriter()
     return writer
+
+
+@on_shutdown
+async def _finish_writes() -> None:
+    """Store the messages still queued when the worker stops."""
+    for writer in list(_writers.values()):
+        await writer.drain()

@@ -24,6 +24,8 @@ logger = logging.getLogger(__name__)
 
 class Hub:
     def __init__(self) -> None:
+        # Every open session of this process, for shutdown and per-process limits.
+        self.sessions: set[Session] = set()
         self.rooms: dict[str, set[Session]] = {}
         # Subscriptions in flight, so concurrent first joins wait for the same one.
         self._subscribing: dict[str, asyncio.Future] = {}
@@ -70,8 +72,12 @@ class Hub:
             if self._channel is not None:
                 await get_channel_layer().group_discard(group_name(room), self._channel)
 
+    def register(self, session: Session) -> None:
+        self.sessions.add(session)
+
     async def discard(self, session: Session) -> None:
-        """Take a closed session out of every room it was in."""
+        """Forget a closed session and take it out of every room it was in."""
+        self.sessions.discard(session)
         rooms, session.rooms = session.rooms, set()
         for room in rooms:
             await self.remove(session, room)

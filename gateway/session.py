@@ -100,6 +100,7 @@ class Session:
                 max_payload=conf.max_payload,
             )
         )
+        hub.get_hub().register(self)
         loop = asyncio.get_running_loop()
         self._connect_deadline = loop.call_later(
             conf.connect_timeout_ms / 1000, self._expire, "connect timeout"

@@ -50,7 +50,7 @@ def child_env(**overrides: str) -> dict[str, str]:
 
 
 class DaphneServer:
-    """A daphne process serving livestream.asgi on a free port."""
+    """The service (``python -m livestream.serve``) on a free port."""
 
     def __init__(self, log_dir: Path, **env: str) -> None:
         self.port = free_port()
@@ -68,12 +68,11 @@ class DaphneServer:
             [
                 sys.executable,
                 "-m",
-                "daphne",
-                "-b",
+                "livestream.serve",
+                "--host",
                 "127.0.0.1",
-                "-p",
+                "--port",
                 str(self.port),
-                "livestream.asgi:application",
             ],
             cwd=ROOT,
             env=self.env,

@@ -1,0 +1,123 @@
+"""Run the service: one or more daphne workers on one listening socket.
+
+    python -m livestream.serve [--host 127.0.0.1] [--port 8000] [--workers N]
+
+With several workers the launcher binds the socket once and every worker
+accepts from it (the kernel spreads connections), so N workers need no proxy
+on one machine; they share Redis and the database like workers on many
+machines would. The WebSocket frame limit comes from ``SOCKETIO_MAX_PAYLOAD``,
+so oversized frames are refused by the WebSocket layer (close code 1009)
+before they are buffered. SIGTERM shuts a worker down gracefully: see
+:mod:`gateway.shutdown`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+# Twisted is import-order sensitive: daphne installs its asyncio reactor first.
+import daphne.server  # noqa: F401  isort:skip
+
+from livestream.env import env_int, env_str
+
+GRACE_SECONDS = 15
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m livestream.serve", description=__doc__)
+    parser.add_argument("--host", default=env_str("HOST", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=env_int("PORT", 8000))
+    parser.add_argument("--workers", type=int, default=env_int("WORKERS", 1, minimum=1))
+    parser.add_argument("--fd", type=int, help=argparse.SUPPRESS)  # set for workers
+    return parser.parse_args(argv)
+
+
+def run_worker(*, endpoints: list[str]) -> None:
+    """Serve livestream.asgi in this process until SIGTERM/SIGINT."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "livestream.settings")
+    from django.conf import settings
+    from twisted.internet import reactor
+
+    from gateway import shutdown
+    from livestream.asgi import application
+
+    max_payload = settings.SOCKETIO["MAX_PAYLOAD"]
+    server = daphne.server.Server(
+        application=application,
+        endpoints=endpoints,
+        signal_handlers=False,
+        websocket_max_message_size=max_payload,
+        websocket_max_frame_size=max_payload,
+        server_name="livestream",
+    )
+    reactor.callWhenRunning(shutdown.install_signal_handlers, server)
+    server.run()
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    # Twisted adopts inherited sockets as IPv4 only.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host.strip("[]"), port))
+    sock.listen(1024)
+    sock.set_inheritable(True)
+    return sock
+
+
+def supervise(host: str, port: int, workers: int) -> int:
+    """Start ``workers`` processes on one socket; restart any that crash."""
+    sock = _bind(host, port)
+    fd = sock.fileno()
+    command = [sys.executable, "-m", "livestream.serve", "--fd", str(fd)]
+    children: list[subprocess.Popen] = []
+    stopping = False
+
+    def spawn() -> subprocess.Popen:
+        return subprocess.Popen(command, pass_fds=(fd,))
+
+    def stop(signum, frame) -> None:
+        nonlocal stopping
+        stopping = True
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    children.extend(spawn() for _ in range(workers))
+    print(f"livestream: {workers} workers on http://{host}:{port}", flush=True)
+    while not stopping:
+        for index, child in enumerate(children):
+            if child.poll() is not None and not stopping:
+                print(f"livestream: worker {child.pid} exited ({child.returncode}); restarting")
+                children[index] = spawn()
+        time.sleep(0.5)
+    deadline = time.monotonic() + GRACE_SECONDS + 5
+    for child in children:
+        try:
+            child.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            child.kill()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse(argv)
+    if args.fd is not None:
+        run_worker(endpoints=[f"fd:fileno={args.fd}"])
+        return 0
+    if args.workers > 1:
+        return supervise(args.host, args.port, args.workers)
+    host = args.host.strip("[]").replace(":", r"\:")
+    run_worker(endpoints=[f"tcp:port={args.port}:interface={host}"])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
