@@ -23,13 +23,13 @@ def _rows(keys: dict[str, list[str]]) -> list[tuple[str, str, str, str, str]]:
         rows.append((f"S1 connect+auth N={n} (s)", "lower", "S1", n, "seconds"))
         rows.append((f"S1 failed connects N={n}", "lower", "S1", n, "failed"))
     for n in keys.get("S2", []):
-        rows.append((f"S2 join room N={n} (s)", "lower", "S2", n, "seconds"))
-        rows.append(
-            (f"S2 viewer_count_updated frames N={n}", "lower", "S2", n, "viewer_count_updates")
-        )
-        rows.append(
-            (f"S2 clients with final count = N, N={n}", "higher", "S2", n, "final_count_exact")
-        )
+        s2 = [
+            ("join room, all at once (s)", "lower", "seconds"),
+            ("failed joins", "lower", "join_failed"),
+            ("viewer_count_updated frames", "lower", "viewer_count_updates"),
+            ("joiners whose last count = room size", "higher", "final_count_exact"),
+        ]
+        rows += [(f"S2 N={n} {label}", better, "S2", n, f) for label, better, f in s2]
     for key in keys.get("S3", []):
         n, rate = key.split("@")
         label = f"S3 N={n}, 5x{rate} msg/s"

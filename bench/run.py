@@ -30,8 +30,9 @@ from report import markdown_report
 
 # Twisted's default listen backlog is 50; with 200 connects in flight that drops SYNs
 # and adds 1 s retransmits to S1, so our server gets the same backlog as uvicorn's.
+# -v 0: no access log, as uvicorn runs the peer.
 OURS_CMD = (
-    "{python} -m daphne -e tcp:port={port}:interface=127.0.0.1:backlog=2048 "
+    "{python} -m daphne -v 0 -e tcp:port={port}:interface=127.0.0.1:backlog=2048 "
     "livestream.asgi:application"
 )
 PYSIO_CMD = "{python} bench/peers/pysio_server.py --port {port} --backlog 2048"

@@ -53,8 +53,6 @@ class Recorder:
     events: Counter = field(default_factory=Counter)
     count_updates: int = 0
     joined: int = 0
-    joined_target: int = -1
-    joined_done: asyncio.Event = field(default_factory=asyncio.Event)
     last_count_at: float = 0.0
     last_message_at: float = 0.0
     deliveries: Counter = field(default_factory=Counter)
@@ -76,8 +74,6 @@ class Recorder:
         elif name == "room_joined_successfully":
             client.data["joined"] = True
             self.joined += 1
-            if self.joined == self.joined_target:
-                self.joined_done.set()
 
     def _on_chat(self, frame: str) -> None:
         now = time.perf_counter_ns()
@@ -222,8 +218,6 @@ async def join_room(
     """
     n = len(clients)
     recorder.joined = 0
-    recorder.joined_target = n
-    recorder.joined_done = asyncio.Event()
     recorder.count_updates = 0
     recorder.last_count_at = time.monotonic()
     for client in clients:
@@ -237,39 +231,52 @@ async def join_room(
         except (aiohttp.ClientError, ConnectionError):
             pass
     sent_at = time.monotonic()
-    acks_done, acks_pending = (set(), set())
     if futures:
-        acks_done, acks_pending = await asyncio.wait(futures, timeout=timeout)
-    remaining = max(0.0, timeout - (time.perf_counter() - t0))
-    if n:
-        try:
-            await asyncio.wait_for(recorder.joined_done.wait(), remaining)
-        except TimeoutError:
-            pass
+        await asyncio.wait(futures, timeout=timeout)
+    outcomes = Counter(ack_outcome(f) for f in futures)
+    acked_ok = outcomes.pop(ACK_OK, 0)
+    missing = outcomes.pop(None, 0) + n - len(futures)
+    # A joiner gets room_joined_successfully before its ack; allow for frames in flight.
+    deadline = sent_at + timeout
+    while recorder.joined < acked_ok and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
     elapsed = time.perf_counter() - t0
-    acked_ok = sum(
-        1
-        for f in acks_done
-        if not f.cancelled() and isinstance(f.result(), dict) and f.result().get("ok") is True
-    )
-    complete = acked_ok == n and recorder.joined == n
+    answered = missing == 0 and recorder.joined >= acked_ok
     quiet = await wait_quiet(lambda: recorder.last_count_at, count_quiet, sent_at + count_cap)
-    counts = Counter(c.data.get("count") for c in clients if not c.closed)
+    in_room = [c for c in clients if c.data.get("joined") and not c.closed]
+    counts = Counter(c.data.get("count") for c in in_room)
     return {
         "n": n,
-        "complete": complete,
-        "seconds": round(elapsed, 3) if complete else None,
+        "complete": answered and acked_ok == n,
+        # Time until every join was answered (ok or not); None if some never were.
+        "seconds": round(elapsed, 3) if answered else None,
         "seconds_waited": round(elapsed, 3),
         "acked_ok": acked_ok,
-        "ack_missing": len(acks_pending) + (n - len(futures)),
+        "join_failed": n - acked_ok,
+        "ack_failed": dict(outcomes),
+        "ack_missing": missing,
         "room_joined_received": recorder.joined,
         "viewer_count_updates": recorder.count_updates,
         "viewer_count_updates_per_client": round(recorder.count_updates / n, 2) if n else None,
         "count_quiet_reached": quiet,
         "count_window_s": round(time.monotonic() - sent_at, 2),
-        "final_count_exact": counts.get(n, 0),
+        # Joined clients whose last viewer_count_updated equals the room size.
+        "final_count_exact": counts.get(acked_ok, 0),
         "final_counts_seen": {str(k): v for k, v in counts.most_common(5)},
     }
+
+
+ACK_OK = "ok"
+
+
+def ack_outcome(fut: asyncio.Future) -> str | None:
+    """``ACK_OK``, the error message of an ``{ok: false}`` ack, or None when none came."""
+    if not fut.done() or fut.cancelled():
+        return None
+    reply = fut.result()
+    if isinstance(reply, dict):
+        return ACK_OK if reply.get("ok") is True else str(reply.get("message"))
+    return f"unexpected ack {reply!r}"[:100]
 
 
 async def join_paced(
@@ -297,12 +304,8 @@ async def join_paced(
                 pass
         if not futures:
             continue
-        done, _ = await asyncio.wait(futures, timeout=timeout)
-        joined += sum(
-            1
-            for f in done
-            if not f.cancelled() and isinstance(f.result(), dict) and f.result().get("ok") is True
-        )
+        await asyncio.wait(futures, timeout=timeout)
+        joined += sum(1 for f in futures if ack_outcome(f) == ACK_OK)
     return joined
 
 
@@ -385,15 +388,14 @@ async def run_chat(
     ack_failed: Counter = Counter()
     ack_missing = 0
     for key, fut in sent:
-        if not fut.done() or fut.cancelled():
+        outcome = ack_outcome(fut)
+        if outcome is None:
             ack_missing += 1
             fut.cancel()
-            continue
-        reply = fut.result()
-        if isinstance(reply, dict) and reply.get("ok") is True:
+        elif outcome == ACK_OK:
             ok_keys.add(key)
         else:
-            ack_failed[str(reply.get("message") if isinstance(reply, dict) else reply)] += 1
+            ack_failed[outcome] += 1
     expected = len(ok_keys) * receivers
     delivered = sum(min(recorder.deliveries[k], receivers) for k in ok_keys)
     duplicates = sum(max(0, n - receivers) for n in recorder.deliveries.values())
