@@ -6,7 +6,9 @@ import itertools
 import os
 
 import pytest
+from asgiref.sync import sync_to_async
 from django.contrib.auth import get_user_model
+from django.db import connections
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 
@@ -124,3 +126,6 @@ async def connect(token_for):
     yield make
     for client in clients:
         await client.close()
+    # ORM calls in test coroutines ran on asgiref's executor thread; close its
+    # connections so the test database can be dropped at the end of the run.
+    await sync_to_async(connections.close_all)()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
 import subprocess
@@ -12,41 +11,13 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from django.conf import settings
-from django.db import connection
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support import ROOT, child_env
 
 
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def database_url() -> str:
-    """The URL of the test database as this test process sees it."""
-    conf = connection.settings_dict
-    if conf["ENGINE"] == "django.db.backends.sqlite3":
-        return f"sqlite:///{conf['NAME']}"
-    if conf["ENGINE"] == "django.db.backends.postgresql":
-        auth = conf["USER"] + (f":{conf['PASSWORD']}" if conf["PASSWORD"] else "")
-        return f"postgres://{auth}@{conf['HOST']}:{conf['PORT'] or 5432}/{conf['NAME']}"
-    raise NotImplementedError(conf["ENGINE"])
-
-
-def child_env(**overrides: str) -> dict[str, str]:
-    """Environment for a child process (server or command) of this test run."""
-    env = dict(os.environ)
-    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-    env.update(
-        DJANGO_SETTINGS_MODULE="tests.settings",
-        DATABASE_URL=database_url(),
-        REDIS_URL=settings.REDIS_URL,
-        PYTHONUNBUFFERED="1",
-    )
-    env.update(overrides)
-    return env
 
 
 class DaphneServer:

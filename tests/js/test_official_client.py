@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers import ROOT, child_env
+from tests.support import ROOT, child_env
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -8,7 +8,7 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from notifications.services import notify
-from tests.servers import ROOT, child_env
+from tests.support import ROOT, child_env
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -7,7 +7,7 @@ import sys
 import pytest
 from asgiref.sync import sync_to_async
 
-from tests.servers import ROOT, child_env
+from tests.support import ROOT, child_env
 from tests.sio import SERVER_DISCONNECT
 
 pytestmark = pytest.mark.django_db(transaction=True)
