@@ -20,6 +20,8 @@ from gateway.session import CLOSE_NORMAL
 logger = logging.getLogger(__name__)
 
 GRACE_SECONDS = 10
+# Frames already read off the sockets are still handled before sessions close.
+DRAIN_SECONDS = 0.25
 
 ShutdownHook = Callable[[], Awaitable[None]]
 _hooks: list[ShutdownHook] = []
@@ -55,6 +57,7 @@ async def shutdown(server) -> None:
         if port is not None and hasattr(port, "stopListening"):
             port.stopListening()
     try:
+        await asyncio.sleep(DRAIN_SECONDS)
         await asyncio.wait_for(close_all_sessions(), GRACE_SECONDS)
         for hook in _hooks:
             await asyncio.wait_for(hook(), GRACE_SECONDS)

@@ -1,0 +1,49 @@
+"""Viewer presence survives crashed workers: their entries expire, counts converge."""
+
+import asyncio
+import time
+
+import pytest
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+HEARTBEAT = {"SOCKETIO_PING_INTERVAL_MS": "400", "SOCKETIO_PING_TIMEOUT_MS": "400"}
+
+
+async def test_counts_converge_after_a_worker_is_killed(
+    start_server, connect, make_user, make_stream
+):
+    survivor, victim = start_server(**HEARTBEAT), start_server(**HEARTBEAT)
+    stream = make_stream()
+    stream_id = str(stream.pk)
+    watchers = [await connect(survivor, make_user()) for _ in range(2)]
+    for client in watchers:
+        await client.call("join_stream_room", {"streamId": stream_id})
+    doomed = [await connect(victim, make_user()) for _ in range(3)]
+    for client in doomed:
+        await client.call("join_stream_room", {"streamId": stream_id})
+    await watchers[0].wait_for("viewer_count_updated", lambda d: d["count"] == 5)
+
+    killed_at = time.monotonic()
+    victim.kill()
+    # 2 x (pingInterval + pingTimeout) = 1.6 s; allow for the test's own latency.
+    await watchers[0].wait_for("viewer_count_updated", lambda d: d["count"] == 2, timeout=6)
+    assert time.monotonic() - killed_at < 2 * 0.8 + 1.0
+    for client in watchers:
+        await client.wait_for("viewer_count_updated", lambda d: d["count"] == 2, timeout=2)
+
+
+async def test_a_live_worker_keeps_its_viewers_counted(
+    start_server, connect, make_user, make_stream
+):
+    from asgiref.sync import sync_to_async
+
+    from streams.presence import viewer_count
+
+    server = start_server(**HEARTBEAT)
+    stream = make_stream()
+    client = await connect(server, make_user())
+    await client.call("join_stream_room", {"streamId": str(stream.pk)})
+    # Several entry lifetimes later the entry is still there: the worker refreshes it.
+    await asyncio.sleep(2.5)
+    assert await sync_to_async(viewer_count)(str(stream.pk)) == 1
