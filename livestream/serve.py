@@ -24,7 +24,7 @@ import time
 # Twisted is import-order sensitive: daphne installs its asyncio reactor first.
 import daphne.server  # noqa: F401  isort:skip
 
-from livestream.env import env_int, env_str
+from livestream.env import env_bool, env_int, env_str
 
 GRACE_SECONDS = 15
 
@@ -47,8 +47,12 @@ def run_worker(*, endpoints: list[str]) -> None:
     from gateway import shutdown
     from livestream.asgi import application
 
+    from daphne.access import AccessLogGenerator
+
     max_payload = settings.SOCKETIO["MAX_PAYLOAD"]
+    access_log = AccessLogGenerator(sys.stdout) if env_bool("ACCESS_LOG", True) else None
     server = daphne.server.Server(
+        action_logger=access_log,
         application=application,
         endpoints=endpoints,
         signal_handlers=False,

@@ -66,7 +66,7 @@ def api_client() -> APIClient:
 
 # --- end-to-end: real daphne servers and real socket.io clients ---------------
 
-from tests.servers import DaphneServer  # noqa: E402
+from tests.servers import DaphneServer, ProxiedCluster  # noqa: E402
 from tests.sio import Client  # noqa: E402
 
 
@@ -79,7 +79,11 @@ def server_logs(tmp_path_factory):
 def shared_server(django_db_setup, django_db_blocker, server_logs):
     """One daphne server for the tests that need no special settings."""
     with django_db_blocker.unblock():
-        server = DaphneServer(server_logs).start()
+        if os.environ.get("LIVESTREAM_E2E_PROXY") == "nginx":
+            # The same end-to-end tests, through deploy/'s nginx recipe to 2 workers.
+            server = ProxiedCluster(server_logs, workers=2).start()
+        else:
+            server = DaphneServer(server_logs).start()
     yield server
     server.stop()
 

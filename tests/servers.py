@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -83,3 +85,106 @@ class DaphneServer:
                 self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+
+NGINX_RECIPE = ROOT / "deploy" / "nginx-livestream.conf"
+
+
+class NginxProxy:
+    """nginx running the deploy/ recipe in front of the given worker ports."""
+
+    def __init__(self, work_dir: Path, worker_ports: list[int]) -> None:
+        self.port = free_port()
+        self.dir = work_dir / f"nginx-{self.port}"
+        self.dir.mkdir()
+        self.worker_ports = worker_ports
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def render(self) -> str:
+        recipe = NGINX_RECIPE.read_text()
+        upstreams = "".join(f"    server 127.0.0.1:{port};\n" for port in self.worker_ports)
+        recipe = re.sub(r"(    server 127\.0\.0\.1:\d+;\n)+", upstreams, recipe)
+        recipe = recipe.replace("listen 8000;", f"listen 127.0.0.1:{self.port};")
+        temp = " ".join(
+            f"{kind}_temp_path {self.dir / kind};"
+            for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+        )
+        return (
+            f"user root;\nworker_processes 1;\npid {self.dir / 'nginx.pid'};\n"
+            f"error_log {self.dir / 'error.log'};\n"
+            "events { worker_connections 4096; }\n"
+            f"http {{\naccess_log off;\n{temp}\n{recipe}\n}}\n"
+        )
+
+    def start(self, timeout: float = 10) -> NginxProxy:
+        conf = self.dir / "nginx.conf"
+        conf.write_text(self.render())
+        self.process = subprocess.Popen(
+            [
+                shutil.which("nginx") or "nginx",
+                "-p",
+                str(self.dir),
+                "-c",
+                str(conf),
+                "-g",
+                "daemon off;",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"nginx exited early:\n{self.log()}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    return self
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"nginx did not listen within {timeout}s:\n{self.log()}")
+
+    def log(self) -> str:
+        try:
+            return (self.dir / "error.log").read_text(errors="replace")[-3000:]
+        except OSError:
+            return ""
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+
+
+class ProxiedCluster:
+    """Workers behind the nginx recipe; to a test it looks like one server."""
+
+    def __init__(self, log_dir: Path, workers: int = 2, **env: str) -> None:
+        self.workers = [DaphneServer(log_dir, **env) for _ in range(workers)]
+        self.proxy = NginxProxy(log_dir, [worker.port for worker in self.workers])
+
+    @property
+    def url(self) -> str:
+        return self.proxy.url
+
+    @property
+    def process(self) -> subprocess.Popen:
+        dead = [w.process for w in self.workers if w.process.poll() is not None]
+        return dead[0] if dead else self.workers[0].process
+
+    def start(self) -> ProxiedCluster:
+        for worker in self.workers:
+            worker.start()
+        self.proxy.start()
+        return self
+
+    def log(self) -> str:
+        return "\n".join([*(w.log() for w in self.workers), self.proxy.log()])
+
+    def stop(self) -> None:
+        self.proxy.stop()
+        for worker in self.workers:
+            worker.stop()
