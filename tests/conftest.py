@@ -6,9 +6,7 @@ import itertools
 import os
 
 import pytest
-from asgiref.sync import sync_to_async
 from django.contrib.auth import get_user_model
-from django.db import connections
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 
@@ -68,6 +66,22 @@ def api_client() -> APIClient:
 
 from tests.servers import DaphneServer, ProxiedCluster  # noqa: E402
 from tests.sio import Client  # noqa: E402
+
+
+@pytest.fixture(scope="session", autouse=True)
+def release_test_database(django_db_setup, django_db_blocker):
+    """Before the test database is dropped, end the sessions other threads left open
+    (asgiref's executor thread in async tests), so PostgreSQL lets it go."""
+    yield
+    with django_db_blocker.unblock():
+        from django.db import connection
+
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
 
 
 @pytest.fixture(scope="session")
@@ -130,6 +144,3 @@ async def connect(token_for):
     yield make
     for client in clients:
         await client.close()
-    # ORM calls in test coroutines ran on asgiref's executor thread; close its
-    # connections so the test database can be dropped at the end of the run.
-    await sync_to_async(connections.close_all)()
