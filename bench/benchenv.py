@@ -39,6 +39,7 @@ def django_env() -> dict[str, str]:
             "EXPOSE_STREAM_KEY_FOR_DEV": "1",
             "JWT_ACCESS_MINUTES": "720",
             "LOG_LEVEL": "WARNING",
+            "ACCESS_LOG": "0",
             "PYTHONPATH": str(REPO),
         }
     )

@@ -25,7 +25,8 @@ def _rows(keys: dict[str, list[str]]) -> list[tuple[str, str, str, str, str]]:
     for n in keys.get("S2", []):
         s2 = [
             ("join room, all at once (s)", "lower", "seconds"),
-            ("failed joins", "lower", "join_failed"),
+            ("failed joins (ack ok:false)", "lower", "join_failed"),
+            ("joins with no ack in time", "lower", "ack_missing"),
             ("viewer_count_updated frames", "lower", "viewer_count_updates"),
             ("joiners whose last count = room size", "higher", "final_count_exact"),
         ]
@@ -35,7 +36,9 @@ def _rows(keys: dict[str, list[str]]) -> list[tuple[str, str, str, str, str]]:
         label = f"S3 N={n}, 5x{rate} msg/s"
         for field in ("p50_ms", "p95_ms", "p99_ms", "max_ms"):
             rows.append((f"{label} {field.replace('_ms', '')} (ms)", "lower", "S3", key, field))
-        rows.append((f"{label} delivered (%)", "higher", "S3", key, "delivered_pct"))
+        rows.append((f"{label} delivered of acked (%)", "higher", "S3", key, "delivered_pct"))
+        rows.append((f"{label} acked ok (%)", "higher", "S3", key, "acked_ok_pct"))
+        rows.append((f"{label} delivered of all sent (%)", "higher", "S3", key, "sent_pct"))
         rows.append((f"{label} lost deliveries", "lower", "S3", key, "lost"))
     for n in keys.get("S4", []):
         rows.append((f"S4 memory per connection N={n} (KB)", "lower", "S4", n, "kb_per_connection"))
@@ -54,8 +57,13 @@ def _value(results: dict[str, Any] | None, scenario: str, key: str, field: str) 
         return None
     if field == "seconds" and entry.get("seconds") is None and "seconds_waited" in entry:
         return f">{entry['seconds_waited']:.0f} (incomplete)"
-    if field == "delivered_pct":
-        ratio = entry.get("delivered_ratio")
+    pct_of = {
+        "delivered_pct": "delivered_ratio",
+        "acked_ok_pct": "acked_ok_ratio",
+        "sent_pct": "delivered_of_sent_ratio",
+    }
+    if field in pct_of:
+        ratio = entry.get(pct_of[field])
         return None if ratio is None else round(100 * ratio, 2)
     return entry.get(field)
 
@@ -64,7 +72,9 @@ def _fmt(value: Any) -> str:
     if value is None:
         return "-"
     if isinstance(value, float):
-        return f"{value:.3g}" if abs(value) < 100 else f"{value:.0f}"
+        if abs(value) < 1:
+            return f"{value:.3g}"
+        return f"{value:.2f}".rstrip("0").rstrip(".") if abs(value) < 1000 else f"{value:.0f}"
     return str(value)
 
 

@@ -35,6 +35,8 @@ OURS_CMD = (
     "{python} -m daphne -v 0 -e tcp:port={port}:interface=127.0.0.1:backlog=2048 "
     "livestream.asgi:application"
 )
+# Several workers share one socket through the project's launcher (listen backlog 1024).
+OURS_WORKERS_CMD = "{python} -m livestream.serve --host 127.0.0.1 --port {port} --workers {workers}"
 PYSIO_CMD = "{python} bench/peers/pysio_server.py --port {port} --backlog 2048"
 SERVERS = ("ours", "pysio")
 
@@ -49,21 +51,23 @@ def parse_args() -> tuple[argparse.Namespace, list[str]]:
     p.add_argument("--sizes", help="N for S1-S3 (default 3000,1000; --quick 200)")
     p.add_argument(
         "--server-cmd",
-        default=OURS_CMD,
+        default=None,
         help="command for our server; {python} and {port} are filled in",
     )
     p.add_argument(
         "--workers",
         type=int,
         default=1,
-        help="server processes for ours (only 1 is supported so far)",
+        help="server processes for ours (>1 runs python -m livestream.serve --workers N)",
     )
     p.add_argument(
         "--max-seconds", type=float, default=2400.0, help="hard cap per server for the loadgen"
     )
     args, passthrough = p.parse_known_args()
-    if args.workers != 1:
-        p.error("--workers > 1 is not supported yet")
+    if args.workers < 1:
+        p.error("--workers must be at least 1")
+    if args.server_cmd is None:
+        args.server_cmd = OURS_CMD if args.workers == 1 else OURS_WORKERS_CMD
     args.servers = [s.strip() for s in args.servers.split(",") if s.strip()]
     for name in args.servers:
         if name not in SERVERS:
@@ -139,7 +143,9 @@ def run_one(
         cmd = PYSIO_CMD
         loadgen_server = "pysio"
     fixture_path.write_text(json.dumps(fixture))
-    argv = shlex.split(cmd.format(python=shlex.quote(benchenv.PYTHON), port=port))
+    argv = shlex.split(
+        cmd.format(python=shlex.quote(benchenv.PYTHON), port=port, workers=args.workers)
+    )
     print(f"== {name}: {' '.join(argv)}", file=sys.stderr, flush=True)
     with open(log_path, "w") as log_file:
         proc = subprocess.Popen(

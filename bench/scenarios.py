@@ -252,7 +252,7 @@ async def join_room(
         "seconds": round(elapsed, 3) if answered else None,
         "seconds_waited": round(elapsed, 3),
         "acked_ok": acked_ok,
-        "join_failed": n - acked_ok,
+        "join_failed": sum(outcomes.values()),
         "ack_failed": dict(outcomes),
         "ack_missing": missing,
         "room_joined_received": recorder.joined,
@@ -261,7 +261,8 @@ async def join_room(
         "count_quiet_reached": quiet,
         "count_window_s": round(time.monotonic() - sent_at, 2),
         # Joined clients whose last viewer_count_updated equals the room size.
-        "final_count_exact": counts.get(acked_ok, 0),
+        "room_size": len(in_room),
+        "final_count_exact": counts.get(len(in_room), 0),
         "final_counts_seen": {str(k): v for k, v in counts.most_common(5)},
     }
 
@@ -399,6 +400,10 @@ async def run_chat(
     expected = len(ok_keys) * receivers
     delivered = sum(min(recorder.deliveries[k], receivers) for k in ok_keys)
     duplicates = sum(max(0, n - receivers) for n in recorder.deliveries.values())
+    # Messages never acked may still have been broadcast: the ratio over everything sent
+    # shows the loss an overloaded server hides by not acking.
+    delivered_all = sum(min(n, receivers) for n in recorder.deliveries.values())
+    expected_all = len(sent) * receivers
     result: dict[str, Any] = {
         "receivers": receivers,
         "senders": len(senders),
@@ -415,6 +420,8 @@ async def run_chat(
         "lost": expected - delivered,
         "duplicates": duplicates,
         "delivered_ratio": round(delivered / expected, 5) if expected else None,
+        "acked_ok_ratio": round(len(ok_keys) / len(sent), 5) if sent else None,
+        "delivered_of_sent_ratio": round(delivered_all / expected_all, 5) if expected_all else None,
         "stale_deliveries": recorder.stale_deliveries,
         "drain_seconds": round(drain_seconds, 2),
         **latency_summary_ms(recorder.latencies),
