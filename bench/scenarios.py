@@ -124,15 +124,18 @@ async def connect_clients(
     concurrency: int,
     timeout: float,
     cap: float,
+    indices: Sequence[int] | None = None,
 ) -> tuple[list[SioClient], dict[str, Any]]:
     """Connect and authenticate one client per token, at most ``concurrency`` in flight.
 
+    ``indices`` name the clients (default 0..len-1), so a retry keeps the numbering.
     Returns the connected clients and the S1 figures: wall time until the last ``40{sid}``,
     failures by kind, and per-connection handshake latency.
     """
     gate = asyncio.Semaphore(concurrency)
     connected: list[SioClient] = []
     failures: Counter = Counter()
+    samples: dict[str, str] = {}
     handshake_ns = array("q")
 
     async def one(index: int, token: str) -> None:
@@ -141,18 +144,10 @@ async def connect_clients(
             t0 = time.perf_counter_ns()
             try:
                 await asyncio.wait_for(client.connect(http, url, token), timeout)
-            except AuthRefused:
-                failures["auth_refused"] += 1
-            except TimeoutError:
-                failures["timeout"] += 1
-            except aiohttp.ClientConnectorError:
-                failures["connect_refused"] += 1
-            except aiohttp.WSServerHandshakeError as exc:
-                failures[f"http_{exc.status}"] += 1
-            except ProtocolError:
-                failures["protocol_error"] += 1
-            except (aiohttp.ClientError, OSError) as exc:
-                failures[type(exc).__name__] += 1
+            except (TimeoutError, aiohttp.ClientError, OSError, AuthRefused, ProtocolError) as exc:
+                kind = failure_kind(exc)
+                failures[kind] += 1
+                samples.setdefault(kind, str(exc)[:200])
             else:
                 handshake_ns.append(time.perf_counter_ns() - t0)
                 connected.append(client)
@@ -161,7 +156,8 @@ async def connect_clients(
             await client.close()
 
     t0 = time.perf_counter()
-    tasks = [asyncio.ensure_future(one(i, tok)) for i, tok in enumerate(tokens)]
+    numbers = indices if indices is not None else range(len(tokens))
+    tasks = [asyncio.ensure_future(one(i, tok)) for i, tok in zip(numbers, tokens, strict=True)]
     _, pending = await asyncio.wait(tasks, timeout=cap)
     for task in pending:
         task.cancel()
@@ -174,11 +170,27 @@ async def connect_clients(
         "connected": len(connected),
         "failed": sum(failures.values()),
         "failures": {k: v for k, v in failures.items() if v},
+        "failure_samples": samples,
         "seconds": round(elapsed, 3),
         "connects_per_s": round(len(connected) / elapsed, 1) if elapsed else None,
         "handshake_p50_ms": _ms(percentile(lat, 50)),
         "handshake_p99_ms": _ms(percentile(lat, 99)),
     }
+
+
+def failure_kind(exc: BaseException) -> str:
+    """A short label for why a connect failed, for the S1 failure counts."""
+    if isinstance(exc, AuthRefused):
+        return "auth_refused"
+    if isinstance(exc, TimeoutError):
+        return "timeout"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return "connect_refused"
+    if isinstance(exc, aiohttp.WSServerHandshakeError):
+        return f"http_{exc.status}"
+    if isinstance(exc, ProtocolError):
+        return "protocol_error"
+    return type(exc).__name__
 
 
 def _ms(ns: float | None) -> float | None:
