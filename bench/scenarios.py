@@ -8,6 +8,7 @@ looks. Every wait here has a deadline: a scenario reports what it saw and never 
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from array import array
 from collections import Counter
@@ -26,8 +27,6 @@ CHAT_MARKER = '"bm:'
 
 def log(message: str) -> None:
     """Progress lines go to stderr; stdout is kept for the JSON result."""
-    import sys
-
     print(f"[loadgen {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
