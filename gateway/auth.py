@@ -26,8 +26,8 @@ def _user_id_from(auth: Any) -> Any | None:
     if not isinstance(auth, dict):
         return None
     token = auth.get("token")
-    if not isinstance(token, str) or not token:
-        return None
+    if not isinstance(token, str) or not token or not token.isascii():
+        return None  # a JWT is base64url and dots; PyJWT fails on lone surrogates
     try:
         # Verifies signature, expiry (with the configured leeway) and that
         # token_type is "access"; the algorithm list is pinned by simplejwt.

@@ -12,7 +12,9 @@ Socket.IO packet travels inside an Engine.IO MESSAGE (``4``)::
 from __future__ import annotations
 
 import json
+import re
 
+from engineio import json as eio_json
 from engineio import packet as eio
 from socketio import packet as sio
 
@@ -38,10 +40,21 @@ CONNECT, DISCONNECT, EVENT, ACK, CONNECT_ERROR, BINARY_EVENT, BINARY_ACK = (
 PING_FRAME = "2"
 PONG_FRAME = "3"
 MAX_ACK_ID = 2**53 - 1
+MAX_DEPTH = 32
+
+# <type>[/<namespace>,][<ack id>]<JSON>: a namespace without a comma runs to
+# the end of the packet. Binary types (5, 6) would carry "<attachments>-" first.
+_HEADER = re.compile(r"(?P<type>[0-6])(?:(?P<nsp>/[^,]*)(?:,|\Z))?(?P<id>[0-9]*)")
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_NOT_BRACKETS = re.compile(r"[^\[\]{}]+")
 
 
 class ProtocolError(ValueError):
     """A frame that breaks the protocol; the connection that sent it is closed."""
+
+
+class BinaryNotSupported(ProtocolError):
+    """A binary frame or binary packet: this gateway speaks text only."""
 
 
 def encode_open(sid: str, *, ping_interval: int, ping_timeout: int, max_payload: int) -> str:
@@ -93,15 +106,55 @@ def decode_engineio(frame: str) -> tuple[int, str]:
 
 
 def decode_socketio(data: str) -> sio.Packet:
-    """Decode the Socket.IO packet carried by an Engine.IO MESSAGE."""
-    if not data or data[0] not in "0123456":
+    """Decode the Socket.IO packet carried by an Engine.IO MESSAGE.
+
+    Stricter than python-socketio's decoder: the header is ASCII, an ack id is
+    an integer in 0 … 2^53−1, attachments are refused rather than awaited, and
+    JSON may nest at most ``MAX_DEPTH`` levels.
+    """
+    header = _HEADER.match(data)
+    if header is None:
         raise ProtocolError("unknown Socket.IO packet type")
+    packet_type = int(header["type"])
+    if packet_type in (BINARY_EVENT, BINARY_ACK):
+        raise BinaryNotSupported("binary packets are not supported")
+    ack_id = None
+    if header["id"]:
+        if len(header["id"]) > len(str(MAX_ACK_ID)) or int(header["id"]) > MAX_ACK_ID:
+            raise ProtocolError("ack id out of range")
+        ack_id = int(header["id"])
+    body = data[header.end() :]
+    return sio.Packet(
+        packet_type,
+        _loads(body) if body else None,
+        namespace=header["nsp"],
+        id=ack_id,
+        binary=False,
+    )
+
+
+def _loads(text: str) -> object:
+    if _too_deep(text):
+        raise ProtocolError(f"JSON nested deeper than {MAX_DEPTH} levels")
     try:
-        packet = sio.Packet(encoded_packet=data)
-    except (ValueError, TypeError) as exc:
-        raise ProtocolError(f"malformed Socket.IO packet: {exc}") from None
-    if packet.packet_type in (BINARY_EVENT, BINARY_ACK):
-        raise ProtocolError("binary packets are not supported")
-    if packet.id is not None and not 0 <= packet.id <= MAX_ACK_ID:
-        raise ProtocolError("ack id out of range")
-    return packet
+        return eio_json.loads(text, parse_constant=_not_json)
+    except (ValueError, RecursionError) as exc:
+        raise ProtocolError(f"malformed JSON: {exc}") from None
+
+
+def _not_json(constant: str) -> None:
+    raise ValueError(f"{constant} is not JSON")
+
+
+def _too_deep(text: str) -> bool:
+    # Counting brackets is cheap and settles almost every frame. Otherwise keep
+    # only the brackets outside strings and peel innermost pairs, one level a pass.
+    if text.count("[") + text.count("{") <= MAX_DEPTH:
+        return False
+    brackets = _NOT_BRACKETS.sub("", _JSON_STRING.sub("", text))
+    for _ in range(MAX_DEPTH):
+        peeled = brackets.replace("[]", "").replace("{}", "")
+        if len(peeled) == len(brackets):
+            break
+        brackets = peeled
+    return bool(brackets)

@@ -90,11 +90,16 @@ class EngineIOConsumer(AsyncConsumer):
             await session.close(CLOSE_UNSUPPORTED_DATA)
             return
         limit = realtime_settings().max_payload
-        if len(text) > limit or (len(text) * 4 > limit and len(text.encode()) > limit):
+        if len(text) > limit or (len(text) * 4 > limit and _utf8_length(text) > limit):
+            # Only reached under a WebSocket layer that lets such frames through;
+            # livestream.serve refuses them first, with 1009.
             await session.close(CLOSE_TOO_BIG)
             return
         try:
             await self.receive_frame(session, text)
+        except codec.BinaryNotSupported as exc:
+            logger.debug("closing %s: %s", session.sid, exc)
+            await session.close(CLOSE_UNSUPPORTED_DATA)
         except codec.ProtocolError as exc:
             logger.debug("closing %s: %s", session.sid, exc)
             await session.close(CLOSE_PROTOCOL_ERROR)
@@ -134,14 +139,20 @@ class EngineIOConsumer(AsyncConsumer):
             raise codec.ProtocolError(f"unexpected packet type {packet.packet_type}")
 
     async def receive_connect(self, session: Session, namespace: str, data) -> None:
-        if session.state is State.CONNECTED:
-            raise codec.ProtocolError("already connected")
+        # Another namespace is refused whatever the state: a client multiplexing
+        # namespaces asks for it after "/" is connected, which breaks nothing.
         if namespace != NAMESPACE:
             await session.send_frame(codec.encode_connect_error(INVALID_NAMESPACE, namespace))
             return
+        if session.state is State.CONNECTED:
+            raise codec.ProtocolError("already connected")
         identity = await auth.authenticate(data)
         if identity is None:
             await session.send_frame(codec.encode_connect_error(auth.AUTHENTICATION_ERROR))
             return
         session.connected(identity)
         await session.send_frame(codec.encode_connect(session.sid))
+
+
+def _utf8_length(text: str) -> int:
+    return len(text.encode("utf-8", "surrogatepass"))

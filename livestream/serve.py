@@ -61,7 +61,15 @@ def run_worker(*, endpoints: list[str]) -> None:
         server_name="livestream",
     )
     reactor.callWhenRunning(shutdown.install_signal_handlers, server)
+    reactor.callWhenRunning(_close_with_a_code, server)
     server.run()
+
+
+def _close_with_a_code(server: daphne.server.Server) -> None:
+    # Autobahn fails a connection (frame over the limit: 1009, invalid UTF-8:
+    # 1007, protocol error: 1002) by dropping TCP unless told otherwise; with a
+    # close frame the client learns why. server.run() made the factory by now.
+    server.ws_factory.setProtocolOptions(failByDrop=False)
 
 
 def _bind(host: str, port: int) -> socket.socket:
