@@ -6,7 +6,7 @@ from typing import Any
 
 from django.dispatch import receiver
 
-from chat import history, text
+from chat import history, limits, text
 from chat.payloads import message_payload
 from chat.writer import NotSaved, get_writer
 from gateway import events
@@ -30,9 +30,15 @@ async def chat_message(session: Session, payload: Any) -> dict:
         raise EventError(str(exc)) from None
     if stream_id not in session.rooms:
         raise EventError(NOT_IN_ROOM)
+    draft = {"user_id": session.user.id, "stream_id": stream_id, "text": body}
     try:
-        message = await get_writer().save(stream_id=stream_id, user_id=session.user.id, text=body)
+        await limits.admit_message(**draft)
+    except limits.Refused as exc:
+        raise EventError(exc.reason) from None
+    try:
+        message = await get_writer().save(**draft)
     except NotSaved as exc:
+        await limits.forget_message(**draft)
         raise EventError(exc.reason) from None
     broadcast = message_payload(message, username=session.user.username)
     await history.remember(broadcast)

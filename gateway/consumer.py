@@ -13,8 +13,10 @@ from channels.consumer import AsyncConsumer
 from channels.exceptions import StopConsumer
 from channels.utils import await_many_dispatch
 
-from gateway import auth, codec, events
+from gateway import auth, codec, events, limits
+from gateway.origins import origin_allowed
 from gateway.session import (
+    CLOSE_POLICY_VIOLATION,
     CLOSE_PROTOCOL_ERROR,
     CLOSE_TOO_BIG,
     CLOSE_UNSUPPORTED_DATA,
@@ -71,6 +73,10 @@ class EngineIOConsumer(AsyncConsumer):
             # EIO 3, unknown transports and upgrades of polling sessions
             # (this server has none) are refused during the handshake.
             await self.base_send({"type": "websocket.close", "code": CLOSE_PROTOCOL_ERROR})
+            return
+        if not origin_allowed(self.scope.get("headers", ())):
+            # Closing before accepting refuses the handshake with HTTP 403.
+            await self.base_send({"type": "websocket.close", "code": CLOSE_POLICY_VIOLATION})
             return
         await self.base_send({"type": "websocket.accept"})
         self.session = Session(self)
@@ -149,6 +155,13 @@ class EngineIOConsumer(AsyncConsumer):
         identity = await auth.authenticate(data)
         if identity is None:
             await session.send_frame(codec.encode_connect_error(auth.AUTHENTICATION_ERROR))
+            return
+        if not await limits.acquire_connection(identity.id, session.sid):
+            await session.send_frame(codec.encode_connect_error(limits.TOO_MANY_CONNECTIONS))
+            return
+        if session.state is State.CLOSED:
+            # The socket went away while we were checking; give back its slot.
+            await limits.release_connection(identity.id, session.sid)
             return
         session.connected(identity)
         await session.send_frame(codec.encode_connect(session.sid))

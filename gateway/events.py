@@ -28,6 +28,7 @@ DisconnectHandler = Callable[["Session"], Awaitable[None]]
 
 INTERNAL_ERROR = "Something went wrong, please try again"
 UNKNOWN_EVENT = "Unknown event"
+TOO_MANY_EVENTS = "Too many events"
 
 
 class EventError(Exception):
@@ -67,6 +68,10 @@ def on_disconnect(handler: DisconnectHandler) -> DisconnectHandler:
 
 
 async def dispatch(session: Session, event: str, payload: Any, ack_id: int | None) -> None:
+    if not await session.admit_event():
+        if ack_id is not None:
+            await session.ack(ack_id, {"ok": False, "message": TOO_MANY_EVENTS})
+        return
     registration = _handlers.get(event)
     if registration is None:
         if ack_id is not None:

@@ -12,9 +12,10 @@ import asyncio
 import enum
 import logging
 import secrets
+import time
 from typing import TYPE_CHECKING, Any, Protocol
 
-from gateway import codec, events, hub
+from gateway import codec, events, hub, limits
 from gateway.settings import realtime_settings
 
 if TYPE_CHECKING:
@@ -65,6 +66,8 @@ class Session:
         "_ping_handle",
         "_pong_deadline",
         "_connect_deadline",
+        "_event_tokens",
+        "_event_stamp",
         "__weakref__",
     )
 
@@ -79,6 +82,9 @@ class Session:
         self._ping_handle: asyncio.TimerHandle | None = None
         self._pong_deadline: asyncio.TimerHandle | None = None
         self._connect_deadline: asyncio.TimerHandle | None = None
+        # The client's event budget: a token bucket, refilled as time passes.
+        self._event_tokens = float(realtime_settings().event_burst)
+        self._event_stamp = time.monotonic()
 
     def __repr__(self) -> str:
         return f"<Session {self.sid} {self.state.value}>"
@@ -135,8 +141,31 @@ class Session:
             await self.transport.close(code)
         finally:
             if was_connected:
+                await limits.release_connection(self.user.id, self.sid)
                 await events.run_disconnect_handlers(self)
             await hub.get_hub().discard(self)
+
+    # --- client events --------------------------------------------------------
+
+    async def admit_event(self) -> bool:
+        """Charge one client event to the session's budget; False when over it.
+
+        Refused events are charged too: a client that keeps sending after being
+        refused runs into debt, and one ``event_burst`` deep it is disconnected.
+        """
+        conf = realtime_settings()
+        if not conf.event_rate:
+            return True
+        now = time.monotonic()
+        earned = (now - self._event_stamp) * conf.event_rate
+        self._event_tokens = min(self._event_tokens + earned, conf.event_burst) - 1
+        self._event_stamp = now
+        if self._event_tokens >= 0:
+            return True
+        if self._event_tokens < -conf.event_burst:
+            logger.info("closing %s: too many events", self.sid)
+            await self.close(CLOSE_POLICY_VIOLATION)
+        return False
 
     # --- heartbeat ----------------------------------------------------------
 

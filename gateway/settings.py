@@ -16,6 +16,9 @@ class RealtimeSettings:
     max_payload: int
     connect_timeout_ms: int
     count_coalesce_ms: int
+    event_rate: int
+    event_burst: int
+    max_connections_per_user: int
 
 
 @functools.cache
@@ -27,6 +30,9 @@ def realtime_settings() -> RealtimeSettings:
         max_payload=conf["MAX_PAYLOAD"],
         connect_timeout_ms=conf["CONNECT_TIMEOUT_MS"],
         count_coalesce_ms=conf["COUNT_COALESCE_MS"],
+        event_rate=conf["EVENT_RATE"],
+        event_burst=conf["EVENT_BURST"],
+        max_connections_per_user=conf["MAX_CONNECTIONS_PER_USER"],
     )
 
 

@@ -169,6 +169,18 @@ SOCKETIO = {
     "CONNECT_TIMEOUT_MS": env_int("SOCKETIO_CONNECT_TIMEOUT_MS", 45_000, minimum=1),
     # At most one viewer_count_updated per room per window (first and last always sent).
     "COUNT_COALESCE_MS": env_int("SOCKETIO_COUNT_COALESCE_MS", 500),
+    # Limits (docs/events.md, "Limits"); 0 turns a limit off.
+    # Events per socket: a bucket of EVENT_BURST refilled at EVENT_RATE per second.
+    "EVENT_RATE": env_int("SOCKETIO_EVENT_RATE", 50),
+    "EVENT_BURST": env_int("SOCKETIO_EVENT_BURST", 100, minimum=1),
+    "MAX_CONNECTIONS_PER_USER": env_int("SOCKETIO_MAX_CONNECTIONS_PER_USER", 20),
+    "MAX_STREAM_ROOMS": env_int("SOCKETIO_MAX_STREAM_ROOMS", 10),
+    # Chat messages per user, across sockets and processes: CHAT_RATE_MESSAGES per
+    # CHAT_RATE_WINDOW_MS sustained, up to CHAT_RATE_BURST back to back.
+    "CHAT_RATE_MESSAGES": env_int("SOCKETIO_CHAT_RATE_MESSAGES", 5),
+    "CHAT_RATE_WINDOW_MS": env_int("SOCKETIO_CHAT_RATE_WINDOW_MS", 3_000, minimum=1),
+    "CHAT_RATE_BURST": env_int("SOCKETIO_CHAT_RATE_BURST", 5, minimum=1),
+    "CHAT_DUPLICATE_WINDOW_MS": env_int("SOCKETIO_CHAT_DUPLICATE_WINDOW_MS", 1_000),
 }
 EXPOSE_STREAM_KEY_FOR_DEV = env_bool("EXPOSE_STREAM_KEY_FOR_DEV", DEBUG)
 CHAT_MESSAGE_MAX_LENGTH = 500

@@ -20,6 +20,10 @@ STREAM_NOT_LIVE = "Stream is not live"
 NOT_IN_ROOM = "You are not in this stream room"
 
 
+def too_many_rooms(limit: int) -> str:
+    return f"Too many rooms (max {limit})"
+
+
 def parse_stream_id(payload: Any) -> str:
     """The canonical (lower-case) stream id of a ``{streamId}`` payload."""
     if not isinstance(payload, dict):
@@ -47,6 +51,10 @@ def _key_for(session: Session, stream: Stream) -> str | None:
 @events.on("join_stream_room", error_event="room_join_error")
 async def join_stream_room(session: Session, payload: Any) -> dict:
     stream_id = parse_stream_id(payload)
+    joined = joined_streams(session)
+    limit = settings.SOCKETIO["MAX_STREAM_ROOMS"]
+    if limit and stream_id not in joined and len(joined) >= limit:
+        raise EventError(too_many_rooms(limit))
     stream = (
         await Stream.objects.only("status", "streamer_id", "stream_key")
         .filter(pk=stream_id)

@@ -7,8 +7,8 @@ import sys
 import pytest
 from asgiref.sync import sync_to_async
 
-from tests.support import ROOT, child_env
 from tests.sio import SERVER_DISCONNECT
+from tests.support import ROOT, child_env
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -122,6 +122,19 @@ async def test_stream_key_for_everyone_when_exposed_for_dev(
     client = await connect(server, user)
     ack = await client.call("join_stream_room", {"streamId": sid(stream)})
     assert ack["streamKeyForDev"] == stream.stream_key
+
+
+async def test_stream_key_is_never_logged(start_server, connect, make_user, make_stream):
+    server = start_server(LOG_LEVEL="DEBUG")
+    owner = make_user()
+    stream = make_stream(streamer=owner)
+    client = await connect(server, owner)
+    ack = await client.call("join_stream_room", {"streamId": sid(stream)})
+    assert ack["streamKeyForDev"] == stream.stream_key
+    await client.call("chat_message", {"streamId": sid(stream), "message": "x" * 501})
+    await client.close()
+    server.stop()
+    assert stream.stream_key not in server.log_path.read_text(errors="replace")
 
 
 async def test_leave_decreases_the_count_for_the_others(server, connect, make_user, make_stream):

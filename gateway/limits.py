@@ -1,0 +1,129 @@
+"""Connections per user, counted across every server process.
+
+Each user has a Redis sorted set of the sids of their connected sockets,
+scored with the time (Redis's own clock) at which the entry expires. A CONNECT
+takes a slot, a disconnect gives it back, and the process holding a socket
+refreshes its entries every half heartbeat, so the slots of a worker that died
+free themselves after one heartbeat period (``pingInterval + pingTimeout``),
+as viewer presence does (``streams/presence.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from gateway.settings import realtime_settings
+from livestream.redis_clients import get_async_redis, key
+
+logger = logging.getLogger(__name__)
+
+TOO_MANY_CONNECTIONS = "Too many connections"
+
+_NOW = "local t = redis.call('TIME') local now = t[1] * 1000 + math.floor(t[2] / 1000) "
+
+# KEYS: set. ARGV: sid, ttl_ms, max. Returns 1 when the sid holds a slot, else 0.
+_ACQUIRE = (
+    _NOW
+    + """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if not redis.call('ZSCORE', KEYS[1], ARGV[1])
+   and redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then
+  return 0
+end
+redis.call('ZADD', KEYS[1], now + ARGV[2], ARGV[1])
+redis.call('PEXPIRE', KEYS[1], 2 * ARGV[2])
+return 1
+"""
+)
+
+# KEYS: set. ARGV: ttl_ms, sid...
+_REFRESH = (
+    _NOW
+    + """
+for i = 2, #ARGV do redis.call('ZADD', KEYS[1], 'XX', now + ARGV[1], ARGV[i]) end
+redis.call('PEXPIRE', KEYS[1], 2 * ARGV[1])
+"""
+)
+
+_scripts: dict[int, tuple] = {}
+
+
+def _scripts_for(client) -> tuple:
+    scripts = _scripts.get(id(client))
+    if scripts is None:
+        scripts = _scripts[id(client)] = (
+            client.register_script(_ACQUIRE),
+            client.register_script(_REFRESH),
+        )
+    return scripts
+
+
+def _key(user_id: str) -> str:
+    return key("connections", user_id)
+
+
+def _entry_ttl_ms() -> int:
+    conf = realtime_settings()
+    return conf.ping_interval_ms + conf.ping_timeout_ms
+
+
+# user id -> sids of this process's sockets holding a slot
+_local: dict[str, set[str]] = {}
+_refresher: asyncio.Task | None = None
+
+
+async def acquire_connection(user_id: str, sid: str) -> bool:
+    """Take one of ``user_id``'s connection slots for ``sid``; False when all are taken."""
+    limit = realtime_settings().max_connections_per_user
+    if not limit:
+        return True
+    client = get_async_redis()
+    acquire, _ = _scripts_for(client)
+    if not await acquire(keys=[_key(user_id)], args=[sid, _entry_ttl_ms(), limit]):
+        return False
+    _local.setdefault(user_id, set()).add(sid)
+    _ensure_refresher()
+    return True
+
+
+async def release_connection(user_id: str, sid: str) -> None:
+    """Give back the slot of ``sid``. Never raises: the entry would expire anyway."""
+    sids = _local.get(user_id)
+    if sids is None or sid not in sids:
+        return
+    sids.discard(sid)
+    if not sids:
+        del _local[user_id]
+    try:
+        await get_async_redis().zrem(_key(user_id), sid)
+    except Exception:
+        logger.warning("could not release a connection slot of user %s", user_id, exc_info=True)
+
+
+async def refresh_once() -> None:
+    client = get_async_redis()
+    _, refresh = _scripts_for(client)
+    ttl = _entry_ttl_ms()
+    async with client.pipeline(transaction=False) as pipe:
+        for user_id, sids in list(_local.items()):
+            await refresh(keys=[_key(user_id)], args=[ttl, *sids], client=pipe)
+        await pipe.execute()
+
+
+def _ensure_refresher() -> None:
+    global _refresher
+    loop = asyncio.get_running_loop()
+    if _refresher is None or _refresher.done() or _refresher.get_loop() is not loop:
+        _refresher = loop.create_task(_refresh_forever())
+
+
+async def _refresh_forever() -> None:
+    while True:
+        await asyncio.sleep(realtime_settings().ping_interval_ms / 2000)
+        if not _local:
+            continue
+        try:
+            await refresh_once()
+        except Exception:
+            logger.exception("connection slot refresh failed; retrying")
