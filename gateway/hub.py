@@ -104,7 +104,11 @@ class Hub:
                 # The room is closing: leaving it first means disconnect
                 # handlers do not announce anything more for it.
                 session.rooms.discard(room)
-                await session.disconnect()
+                try:
+                    await session.disconnect()
+                except Exception:
+                    # Typically the peer closed first; the session is closed anyway.
+                    logger.debug("disconnecting %s failed", session.sid, exc_info=True)
             await self.remove_room(room)
 
     async def remove_room(self, room: str) -> None:
@@ -122,7 +126,11 @@ class Hub:
                 await asyncio.sleep(0.5)
                 continue
             if message.get("type") == ROOM_EMIT:
-                await self.deliver(message)
+                try:
+                    await self.deliver(message)
+                except Exception:
+                    # One bad delivery must not end this process's room bus.
+                    logger.exception("delivery to room %s failed", message.get("room"))
 
 
 _hubs: dict[asyncio.AbstractEventLoop, Hub] = {}

@@ -124,9 +124,11 @@ class Session:
         """Disconnect by the server: the client sees "io server disconnect"."""
         if self.state is State.CLOSED:
             return
-        if self.state is State.CONNECTED:
-            await self.transport.send_text(codec.encode_disconnect())
-        await self.close(CLOSE_NORMAL)
+        try:
+            if self.state is State.CONNECTED:
+                await self.transport.send_text(codec.encode_disconnect())
+        finally:
+            await self.close(CLOSE_NORMAL)
 
     async def close(self, code: int = CLOSE_NORMAL) -> None:
         """End the session at once and release everything it held. Idempotent."""
