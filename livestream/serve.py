@@ -27,6 +27,8 @@ import daphne.server  # noqa: F401  isort:skip
 from livestream.env import env_bool, env_int, env_str
 
 GRACE_SECONDS = 15
+# Twisted's default listen backlog (50) drops SYNs in a connect storm.
+BACKLOG = 2048
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -41,13 +43,12 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
 def run_worker(*, endpoints: list[str]) -> None:
     """Serve livestream.asgi in this process until SIGTERM/SIGINT."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "livestream.settings")
+    from daphne.access import AccessLogGenerator
     from django.conf import settings
     from twisted.internet import reactor
 
     from gateway import shutdown
     from livestream.asgi import application
-
-    from daphne.access import AccessLogGenerator
 
     max_payload = settings.SOCKETIO["MAX_PAYLOAD"]
     access_log = AccessLogGenerator(sys.stdout) if env_bool("ACCESS_LOG", True) else None
@@ -77,7 +78,7 @@ def _bind(host: str, port: int) -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host.strip("[]"), port))
-    sock.listen(1024)
+    sock.listen(BACKLOG)
     sock.set_inheritable(True)
     return sock
 
@@ -127,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.workers > 1:
         return supervise(args.host, args.port, args.workers)
     host = args.host.strip("[]").replace(":", r"\:")
-    run_worker(endpoints=[f"tcp:port={args.port}:interface={host}"])
+    run_worker(endpoints=[f"tcp:port={args.port}:interface={host}:backlog={BACKLOG}"])
     return 0
 
 

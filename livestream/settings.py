@@ -154,12 +154,41 @@ if not REDIS_URL:
     REDIS_URL = embedded_redis.url_for(DATA_DIR)
 REDIS_PREFIX = env_str("REDIS_PREFIX", "ls")
 
-CHANNEL_LAYERS = {
+# Shared by every worker: DRF throttles and other counters hold across processes.
+CACHES = {
     "default": {
-        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": f"{REDIS_PREFIX}:asgi"},
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": f"{REDIS_PREFIX}:cache",
     }
 }
+
+# The bus between workers (docs/architecture.md has the measurements behind the
+# default). Each worker's hub subscribes once per room, so group fan-out is per
+# process, never per socket.
+CHANNEL_LAYER = env_str("CHANNEL_LAYER", "pubsub")
+if CHANNEL_LAYER == "pubsub":
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": f"{REDIS_PREFIX}:asgi"},
+        }
+    }
+elif CHANNEL_LAYER == "redis":
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                "hosts": [REDIS_URL],
+                "prefix": f"{REDIS_PREFIX}:asgi",
+                # One hub channel per worker carries every room: no silent drops.
+                "capacity": 100_000,
+                "expiry": 60,
+            },
+        }
+    }
+else:
+    raise ImproperlyConfigured(f"CHANNEL_LAYER must be 'pubsub' or 'redis', got {CHANNEL_LAYER!r}")
 
 # --- Realtime gateway (Socket.IO v5 / Engine.IO v4) -------------------------
 SOCKETIO = {
