@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import re
+import sys
 import unicodedata
 
 from django.conf import settings
@@ -19,8 +21,14 @@ def too_long() -> str:
     return f"Message too long (max {settings.CHAT_MESSAGE_MAX_LENGTH} characters)"
 
 
-def _invisible(char: str) -> bool:
-    return char.isspace() or unicodedata.category(char) == "Cf"
+@functools.cache
+def _invisible() -> str:
+    """Whitespace and format (Cf) characters: what trimming removes at both ends."""
+    return "".join(
+        char
+        for char in map(chr, range(sys.maxunicode + 1))
+        if char.isspace() or unicodedata.category(char) == "Cf"
+    )
 
 
 class InvalidText(ValueError):
@@ -31,14 +39,9 @@ def clean(text: object) -> str:
     """Trim whitespace and invisible format characters; raise InvalidText."""
     if not isinstance(text, str):
         raise InvalidText(NOT_TEXT)
-    start, end = 0, len(text)
-    while start < end and _invisible(text[start]):
-        start += 1
-    while end > start and _invisible(text[end - 1]):
-        end -= 1
-    if end - start > settings.CHAT_MESSAGE_MAX_LENGTH:
+    text = text.strip(_invisible())
+    if len(text) > settings.CHAT_MESSAGE_MAX_LENGTH:
         raise InvalidText(too_long())
-    text = text[start:end]
     if not text:
         raise InvalidText(EMPTY)
     if _FORBIDDEN.search(text):
