@@ -143,6 +143,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         log(bench.results["aborted"])
     bench.results["total_seconds"] = round(time.perf_counter() - started, 1)
     bench.results["unexpected_closes_total"] = bench.recorder.unexpected_closes
+    bench.results["unexpected_close_reasons"] = dict(bench.recorder.close_reasons.most_common(10))
     return bench.results
 
 

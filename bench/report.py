@@ -142,9 +142,11 @@ def markdown_report(servers: dict[str, dict[str, Any]]) -> str:
         for room, entry in (results.get("scenarios", {}).get("S5") or {}).items():
             notes.append(f"- {name} S5 room {room} stopped: {entry.get('stopped_because')}")
         if results.get("unexpected_closes_total"):
+            reasons = results.get("unexpected_close_reasons") or {}
+            why = "; ".join(f"{count}x {reason}" for reason, count in reasons.items())
             notes.append(
                 f"- {name}: {results['unexpected_closes_total']} connections "
-                "closed by the server during the run"
+                f"closed by the server during the run{f' ({why})' if why else ''}"
             )
     if notes:
         lines += ["", *notes]

@@ -52,7 +52,18 @@ def event_payload(frame: str) -> Any:
 class SioClient:
     """One Socket.IO connection to the default namespace."""
 
-    __slots__ = ("index", "ws", "sid", "sink", "closed", "_acks", "_next_ack", "_reader", "data")
+    __slots__ = (
+        "index",
+        "ws",
+        "sid",
+        "sink",
+        "closed",
+        "close_reason",
+        "_acks",
+        "_next_ack",
+        "_reader",
+        "data",
+    )
 
     def __init__(self, index: int, sink: Sink) -> None:
         self.index = index
@@ -60,6 +71,7 @@ class SioClient:
         self.ws: aiohttp.ClientWebSocketResponse | None = None
         self.sid: str | None = None
         self.closed = False
+        self.close_reason = ""
         self._acks: dict[int, asyncio.Future] = {}
         self._next_ack = 0
         self._reader: asyncio.Task | None = None
@@ -102,6 +114,7 @@ class SioClient:
             while True:
                 msg = await ws.receive()
                 if msg.type is not text:
+                    self.close_reason = f"{msg.type.name} code={ws.close_code} {msg.extra or ''}"
                     break
                 frame: str = msg.data
                 kind = frame[:2]
@@ -112,9 +125,13 @@ class SioClient:
                 elif kind == "43":
                     self._resolve_ack(frame)
                 elif kind == "41" or kind[:1] == EIO_CLOSE:
+                    self.close_reason = f"server sent {frame[:60]!r}"
                     break
-        except (aiohttp.ClientError, ConnectionError, asyncio.CancelledError):
-            pass
+        except asyncio.CancelledError:
+            self.close_reason = "reader cancelled"
+        except Exception as exc:
+            # Any failure ends this client; the scenario counts it with this reason.
+            self.close_reason = f"{type(exc).__name__}: {exc}"[:200]
         finally:
             self._mark_closed()
 
@@ -140,6 +157,8 @@ class SioClient:
     async def emit(self, event: str, payload: Any) -> None:
         """Send an event without an ack id."""
         assert self.ws is not None
+        if self.closed:
+            raise ConnectionError(f"client {self.index} is closed ({self.close_reason})")
         await self.ws.send_str("42" + json.dumps([event, payload], separators=(",", ":")))
 
     async def call(self, event: str, payload: Any) -> asyncio.Future:
@@ -148,6 +167,8 @@ class SioClient:
         The future is cancelled if the connection closes first; callers bound the wait.
         """
         assert self.ws is not None
+        if self.closed:
+            raise ConnectionError(f"client {self.index} is closed ({self.close_reason})")
         ack_id = self._next_ack
         self._next_ack += 1
         fut = asyncio.get_running_loop().create_future()

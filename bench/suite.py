@@ -261,7 +261,6 @@ class Bench:
                     args.s5_step_seconds,
                     drain_quiet=1.0,
                     drain_cap=20.0,
-                    ack_timeout=20.0,
                 )
                 window = CpuWindow(self.server).start()
                 step = await run_chat(
