@@ -13,7 +13,7 @@ from channels.consumer import AsyncConsumer
 from channels.exceptions import StopConsumer
 from channels.utils import await_many_dispatch
 
-from gateway import auth, codec, events, limits
+from gateway import auth, codec, events, limits, wsframe
 from gateway.origins import origin_allowed
 from gateway.session import (
     CLOSE_POLICY_VIOLATION,
@@ -28,6 +28,22 @@ from gateway.settings import realtime_settings
 logger = logging.getLogger(__name__)
 
 NAMESPACE = "/"
+
+
+def _daphne_protocol(send):
+    """The daphne WebSocket protocol behind an ASGI ``send``, if that is what it is.
+
+    daphne's ``send`` is ``functools.partial(server.handle_reply, protocol)``.
+    Writing ready-made frames to the protocol's transport skips autobahn's
+    per-message work (checks, framing, statistics): the fan-out hot path.
+    """
+    from daphne.ws_protocol import WebSocketProtocol
+
+    args = getattr(send, "args", ())
+    protocol = args[0] if args else None
+    return protocol if isinstance(protocol, WebSocketProtocol) else None
+
+
 INVALID_NAMESPACE = "Invalid namespace"
 
 
@@ -40,6 +56,7 @@ class EngineIOConsumer(AsyncConsumer):
         self.scope = scope
         self.base_send = send
         self.session: Session | None = None
+        self._wire = _daphne_protocol(send)
         try:
             await await_many_dispatch([receive], self.dispatch)
         except StopConsumer:
@@ -60,7 +77,21 @@ class EngineIOConsumer(AsyncConsumer):
     # --- transport interface used by the session -----------------------------
 
     async def send_text(self, frame: str) -> None:
-        await self.base_send({"type": "websocket.send", "text": frame})
+        if not self.write_wire(wsframe.text_frame(frame)):
+            await self.base_send({"type": "websocket.send", "text": frame})
+
+    def write_wire(self, wire: bytes) -> bool:
+        """Write a ready-made WebSocket frame; False when only ASGI send can."""
+        protocol = self._wire
+        if (
+            protocol is None
+            or protocol.state != protocol.STATE_OPEN
+            or protocol._perMessageCompress is not None
+            or protocol.transport is None
+        ):
+            return False
+        protocol.transport.write(wire)
+        return True
 
     async def close(self, code: int) -> None:
         await self.base_send({"type": "websocket.close", "code": code})

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from channels.layers import get_channel_layer
 
+from gateway import wsframe
 from gateway.rooms import ROOM_EMIT, group_name
 
 if TYPE_CHECKING:
@@ -91,12 +92,14 @@ class Hub:
         if not members:
             return
         frame = message["frame"]
+        wire = wsframe.text_frame(frame)  # framed once for every local socket
         skip = message.get("skip")
         for session in list(members):
             if session.sid == skip:
                 continue
             try:
-                await session.send_frame(frame)
+                if not session.write_wire(wire):
+                    await session.send_frame(frame)
             except Exception:
                 logger.exception("delivery to %s failed", session.sid)
         if message.get("disconnect"):

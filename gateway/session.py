@@ -199,6 +199,13 @@ class Session:
 
     # --- sending ------------------------------------------------------------
 
+    def write_wire(self, wire: bytes) -> bool:
+        """Write a ready-made WebSocket frame, if the transport can take one."""
+        if self.state is State.CLOSED:
+            return True
+        write = getattr(self.transport, "write_wire", None)
+        return write is not None and write(wire)
+
     async def send_frame(self, frame: str) -> None:
         if self.state is not State.CLOSED:
             await self.transport.send_text(frame)
