@@ -14,6 +14,7 @@ from channels.exceptions import StopConsumer
 from channels.utils import await_many_dispatch
 
 from gateway import auth, codec, events, limits, wsframe
+from gateway import wire as wire_writer
 from gateway.origins import origin_allowed
 from gateway.session import (
     CLOSE_POLICY_VIOLATION,
@@ -78,6 +79,7 @@ class EngineIOConsumer(AsyncConsumer):
 
     async def send_text(self, frame: str) -> None:
         if not self.write_wire(wsframe.text_frame(frame)):
+            wire_writer.flush()  # what was corked goes first
             await self.base_send({"type": "websocket.send", "text": frame})
 
     def write_wire(self, wire: bytes) -> bool:
@@ -90,10 +92,11 @@ class EngineIOConsumer(AsyncConsumer):
             or protocol.transport is None
         ):
             return False
-        protocol.transport.write(wire)
+        wire_writer.write(protocol.transport, wire)
         return True
 
     async def close(self, code: int) -> None:
+        wire_writer.flush()  # frames corked for this turn precede the close frame
         await self.base_send({"type": "websocket.close", "code": code})
 
     # --- WebSocket events ---------------------------------------------------

@@ -1,0 +1,63 @@
+"""Writing ready-made frames to many sockets cheaply: cork, then send directly.
+
+Twisted's ``transport.write`` registers the socket with the selector for every
+write and sends on the next turn: two ``epoll_ctl`` calls and a ``send`` per
+frame per socket, most of a broadcast's cost. Here the frames for a socket are
+gathered until the end of the event-loop turn (several broadcasts become one
+``send``), then sent straight on the socket when Twisted has nothing queued
+for it; whatever the kernel does not take goes to ``transport.write`` as usual,
+so ordering and back-pressure stay Twisted's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+logger = logging.getLogger(__name__)
+
+_pending: dict[object, list[bytes]] = {}
+_flush_scheduled = False
+
+
+def write(transport, data: bytes) -> None:
+    """Queue ``data`` for ``transport``; it goes out at the end of this loop turn."""
+    global _flush_scheduled
+    chunks = _pending.get(transport)
+    if chunks is None:
+        _pending[transport] = [data]
+    else:
+        chunks.append(data)
+    if not _flush_scheduled:
+        _flush_scheduled = True
+        asyncio.get_running_loop().call_soon(flush)
+
+
+def flush() -> None:
+    global _flush_scheduled
+    _flush_scheduled = False
+    pending = list(_pending.items())
+    _pending.clear()
+    for transport, chunks in pending:
+        data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        try:
+            _send(transport, data)
+        except Exception:
+            logger.exception("writing to %r failed", transport)
+
+
+def _send(transport, data: bytes) -> None:
+    if not transport.connected or transport.disconnecting:
+        return
+    if getattr(transport, "TLS", False) or transport._tempDataLen or transport.dataBuffer:
+        transport.write(data)  # keep order behind what Twisted already holds
+        return
+    try:
+        sent = transport.socket.send(data)
+    except BlockingIOError:
+        sent = 0
+    except OSError:
+        # Let Twisted find the error on its next write and close the connection.
+        sent = 0
+    if sent < len(data):
+        transport.write(data[sent:])
