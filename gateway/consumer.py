@@ -17,6 +17,7 @@ from gateway import auth, codec, events, limits, wsframe
 from gateway import wire as wire_writer
 from gateway.origins import origin_allowed
 from gateway.session import (
+    CLOSE_INTERNAL_ERROR,
     CLOSE_POLICY_VIOLATION,
     CLOSE_PROTOCOL_ERROR,
     CLOSE_TOO_BIG,
@@ -46,6 +47,7 @@ def _daphne_protocol(send):
 
 
 INVALID_NAMESPACE = "Invalid namespace"
+SERVER_UNAVAILABLE = "Server unavailable, please try again"
 
 
 class EngineIOConsumer(AsyncConsumer):
@@ -143,6 +145,11 @@ class EngineIOConsumer(AsyncConsumer):
         except codec.ProtocolError as exc:
             logger.debug("closing %s: %s", session.sid, exc)
             await session.close(CLOSE_PROTOCOL_ERROR)
+        except Exception:
+            # A bug or a dependency failing outside any handler: this socket
+            # alone is closed, cleanly, and the client may reconnect.
+            logger.exception("closing %s after an unexpected error", session.sid)
+            await session.close(CLOSE_INTERNAL_ERROR)
 
     async def receive_frame(self, session: Session, text: str) -> None:
         kind, data = codec.decode_engineio(text)
@@ -186,11 +193,20 @@ class EngineIOConsumer(AsyncConsumer):
             return
         if session.state is State.CONNECTED:
             raise codec.ProtocolError("already connected")
-        identity = await auth.authenticate(data)
+        try:
+            identity = await auth.authenticate(data)
+            admitted = identity is not None and await limits.acquire_connection(
+                identity.id, session.sid
+            )
+        except Exception:
+            # Database or Redis unavailable: refuse this attempt, keep the socket.
+            logger.exception("could not authenticate %s", session.sid)
+            await session.send_frame(codec.encode_connect_error(SERVER_UNAVAILABLE))
+            return
         if identity is None:
             await session.send_frame(codec.encode_connect_error(auth.AUTHENTICATION_ERROR))
             return
-        if not await limits.acquire_connection(identity.id, session.sid):
+        if not admitted:
             await session.send_frame(codec.encode_connect_error(limits.TOO_MANY_CONNECTIONS))
             return
         if session.state is State.CLOSED:

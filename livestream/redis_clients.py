@@ -10,6 +10,8 @@ import redis
 import redis.asyncio as aioredis
 from django.conf import settings
 
+POOL_SIZE = 32
+
 _sync_client: redis.Redis | None = None
 _sync_lock = threading.Lock()
 _async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.Redis] = (
@@ -27,7 +29,10 @@ def get_redis() -> redis.Redis:
     if _sync_client is None:
         with _sync_lock:
             if _sync_client is None:
-                _sync_client = redis.Redis.from_url(settings.REDIS_URL, decode_responses=True)
+                pool = redis.BlockingConnectionPool.from_url(
+                    settings.REDIS_URL, decode_responses=True, max_connections=POOL_SIZE
+                )
+                _sync_client = redis.Redis(connection_pool=pool)
     return _sync_client
 
 
@@ -35,6 +40,10 @@ def get_async_redis() -> aioredis.Redis:
     loop = asyncio.get_running_loop()
     client = _async_clients.get(loop)
     if client is None:
-        client = aioredis.Redis.from_url(settings.REDIS_URL, decode_responses=True)
+        # Under load, commands wait for a free connection instead of failing.
+        pool = aioredis.BlockingConnectionPool.from_url(
+            settings.REDIS_URL, decode_responses=True, max_connections=POOL_SIZE, timeout=10
+        )
+        client = aioredis.Redis(connection_pool=pool)
         _async_clients[loop] = client
     return client
