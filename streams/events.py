@@ -10,6 +10,7 @@ from django.conf import settings
 from gateway import events
 from gateway.events import EventError
 from gateway.session import Session
+from livestream.batching import BatchLoader
 from streams import presence, viewers
 from streams.models import Stream
 from streams.signals import stream_room_joined
@@ -48,6 +49,15 @@ def _key_for(session: Session, stream: Stream) -> str | None:
     return None
 
 
+def _fetch_streams(stream_ids: list[str]) -> dict[str, Stream]:
+    streams = Stream.objects.filter(pk__in=stream_ids).only("status", "streamer_id", "stream_key")
+    return {str(stream.pk): stream for stream in streams}
+
+
+# A join storm costs a query per batch of joins, not one per socket.
+_streams = BatchLoader(_fetch_streams)
+
+
 @events.on("join_stream_room", error_event="room_join_error")
 async def join_stream_room(session: Session, payload: Any) -> dict:
     stream_id = parse_stream_id(payload)
@@ -55,11 +65,7 @@ async def join_stream_room(session: Session, payload: Any) -> dict:
     limit = settings.SOCKETIO["MAX_STREAM_ROOMS"]
     if limit and stream_id not in joined and len(joined) >= limit:
         raise EventError(too_many_rooms(limit))
-    stream = (
-        await Stream.objects.only("status", "streamer_id", "stream_key")
-        .filter(pk=stream_id)
-        .afirst()
-    )
+    stream = await _streams.load(stream_id)
     if stream is None:
         raise EventError(STREAM_NOT_FOUND)
     if not stream.is_live:
