@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import subprocess
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -67,6 +68,13 @@ def child_env(**overrides: str) -> dict[str, str]:
 def manage_py(*args: str) -> list[str]:
     """The command line of ``python manage.py *args`` in this interpreter."""
     return [sys.executable, str(ROOT / "manage.py"), *args]
+
+
+def run_manage_py(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    """Run ``manage.py *args`` as another process of this test run (an operator's shell)."""
+    return subprocess.run(
+        manage_py(*args), cwd=ROOT, env=child_env(), capture_output=True, text=True, timeout=timeout
+    )
 
 
 def decode_event(frame: str) -> tuple[str, object]:

@@ -1,14 +1,12 @@
 """Personal notifications over the socket."""
 
 import asyncio
-import subprocess
-import sys
 
 import pytest
 from asgiref.sync import sync_to_async
 
 from notifications.services import notify
-from tests.support import ROOT, child_env
+from tests.support import run_manage_py
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -40,23 +38,9 @@ async def test_send_notification_command_reaches_a_running_server(server, connec
     client = await connect(server, user)
     await client.call("join_notification_room")
     result = await asyncio.to_thread(
-        subprocess.run,
-        [
-            sys.executable,
-            "manage.py",
-            "send_notification",
-            "--username",
-            user.username,
-            "--kind",
-            "announcement",
-            "--message",
-            "We are live!",
-        ],
-        cwd=ROOT,
-        env=child_env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
+        run_manage_py,
+        *("send_notification", "--username", user.username),
+        *("--kind", "announcement", "--message", "We are live!"),
     )
     assert result.returncode == 0, result.stderr
     pushed = await client.wait_for("notification")

@@ -10,7 +10,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from streams.models import Stream
-from tests.support import ROOT, child_env, manage_py
+from tests.support import run_manage_py
 
 
 def run(*args: str, **options) -> str:
@@ -20,9 +20,7 @@ def run(*args: str, **options) -> str:
 
 
 def run_process(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        manage_py(*args), cwd=ROOT, env=child_env(), capture_output=True, text=True, timeout=60
-    )
+    return run_manage_py(*args)
 
 
 @pytest.mark.django_db

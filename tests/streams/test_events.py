@@ -1,14 +1,12 @@
 """Watching a stream over the socket: join, leave, disconnect, and the end of a stream."""
 
 import asyncio
-import subprocess
-import sys
 
 import pytest
 from asgiref.sync import sync_to_async
 
 from tests.sio import SERVER_DISCONNECT
-from tests.support import ROOT, child_env
+from tests.support import run_manage_py
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -243,13 +241,9 @@ async def test_end_stream_command_in_another_process_disconnects_the_room(
     stream = make_stream()
     clients = await _watchers(server, connect, make_user, stream)
     result = await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, "manage.py", "end_stream", sid(stream)],
-        cwd=ROOT,
-        env=child_env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
+        run_manage_py,
+        "end_stream",
+        sid(stream),
     )
     assert result.returncode == 0, result.stderr
     for client in clients:
