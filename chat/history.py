@@ -71,13 +71,22 @@ def _from_database(stream_id: str) -> list[dict]:
 
 
 _fills: dict[str, asyncio.Future] = {}
+_scripts: dict[tuple[int, str], object] = {}
+
+
+def _script(client, source: str):
+    """``source`` registered on ``client`` once (EVALSHA after the first call)."""
+    script = _scripts.get((id(client), source))
+    if script is None:
+        script = _scripts[id(client), source] = client.register_script(source)
+    return script
 
 
 async def recent(stream_id: str) -> list[dict]:
     """The newest messages of the stream, oldest first, removed ones left out."""
     client = get_async_redis()
     keys = _keys(stream_id)
-    cached = await client.eval(_READ, 2, *keys[:2])
+    cached = await _script(client, _READ)(keys=keys[:2])
     if cached is not None:
         return [json.loads(item) for item in reversed(cached)]
     # One fill per stream per process at a time; the others wait for it.
@@ -90,7 +99,7 @@ async def recent(stream_id: str) -> list[dict]:
         version = await client.get(keys[2]) or "0"
         newest = await database_sync_to_async(_from_database)(stream_id)
         encoded = [json.dumps(payload, separators=(",", ":")) for payload in newest]
-        await client.eval(_FILL, 3, *keys, version, _TTL_SECONDS, *encoded)
+        await _script(client, _FILL)(keys=keys, args=[version, _TTL_SECONDS, *encoded])
         result = list(reversed(newest))
         future.set_result(result)
         return result
@@ -104,13 +113,10 @@ async def recent(stream_id: str) -> list[dict]:
 
 async def remember(payload: dict) -> None:
     """Add a just-committed message to its stream's cache."""
-    await get_async_redis().eval(
-        _PUSH,
-        3,
-        *_keys(payload["streamId"]),
-        json.dumps(payload, separators=(",", ":")),
-        _size(),
-        _TTL_SECONDS,
+    client = get_async_redis()
+    await _script(client, _PUSH)(
+        keys=_keys(payload["streamId"]),
+        args=[json.dumps(payload, separators=(",", ":")), _size(), _TTL_SECONDS],
     )
 
 
