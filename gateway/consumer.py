@@ -11,7 +11,6 @@ from urllib.parse import parse_qs
 
 from channels.consumer import AsyncConsumer
 from channels.exceptions import StopConsumer
-from channels.utils import await_many_dispatch
 
 from gateway import auth, codec, events, limits, wsframe
 from gateway import wire as wire_writer
@@ -54,14 +53,16 @@ class EngineIOConsumer(AsyncConsumer):
     """One WebSocket connection carrying one Engine.IO session."""
 
     async def __call__(self, scope, receive, send) -> None:
-        # Unlike AsyncConsumer, no channel-layer channel per socket: room
-        # broadcasts reach sockets through the per-process hub.
+        # Unlike AsyncConsumer, no channel-layer channel per socket (room
+        # broadcasts reach sockets through the per-process hub), so there is
+        # one source to read: no await_many_dispatch task per message.
         self.scope = scope
         self.base_send = send
         self.session: Session | None = None
         self._wire = _daphne_protocol(send)
         try:
-            await await_many_dispatch([receive], self.dispatch)
+            while True:
+                await self.dispatch(await receive())
         except StopConsumer:
             pass
 
