@@ -194,6 +194,8 @@ class EngineIOConsumer(AsyncConsumer):
             return
         if session.state is State.CONNECTED:
             raise codec.ProtocolError("already connected")
+        if not await session.admit_event():
+            return  # CONNECT attempts share the event budget: no free token checks
         try:
             identity = await auth.authenticate(data)
             admitted = identity is not None and await limits.acquire_connection(
