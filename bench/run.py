@@ -28,15 +28,9 @@ import benchenv
 from measure import raise_fd_limit
 from report import markdown_report
 
-# Twisted's default listen backlog is 50; with 200 connects in flight that drops SYNs
-# and adds 1 s retransmits to S1, so our server gets the same backlog as uvicorn's.
-# -v 0: no access log, as uvicorn runs the peer.
-OURS_CMD = (
-    "{python} -m daphne -v 0 -e tcp:port={port}:interface=127.0.0.1:backlog=2048 "
-    "livestream.asgi:application"
-)
-# Several workers share one socket through the project's launcher (listen backlog 1024).
-OURS_WORKERS_CMD = "{python} -m livestream.serve --host 127.0.0.1 --port {port} --workers {workers}"
+# Ours runs as in production: the project's launcher (listen backlog 2048, WebSocket
+# frame limits, graceful shutdown), its access log off as uvicorn runs the peer's.
+OURS_CMD = "{python} -m livestream.serve --host 127.0.0.1 --port {port} --workers {workers}"
 PYSIO_CMD = "{python} bench/peers/pysio_server.py --port {port} --backlog 2048"
 SERVERS = ("ours", "pysio")
 
@@ -67,7 +61,7 @@ def parse_args() -> tuple[argparse.Namespace, list[str]]:
     if args.workers < 1:
         p.error("--workers must be at least 1")
     if args.server_cmd is None:
-        args.server_cmd = OURS_CMD if args.workers == 1 else OURS_WORKERS_CMD
+        args.server_cmd = OURS_CMD
     args.servers = [s.strip() for s in args.servers.split(",") if s.strip()]
     for name in args.servers:
         if name not in SERVERS:
