@@ -52,6 +52,8 @@ SERVER_UNAVAILABLE = "Server unavailable, please try again"
 class EngineIOConsumer(AsyncConsumer):
     """One WebSocket connection carrying one Engine.IO session."""
 
+    path = "/socket.io/"  # the Socket.IO clients' default path; others are refused
+
     async def __call__(self, scope, receive, send) -> None:
         # Unlike AsyncConsumer, no channel-layer channel per socket (room
         # broadcasts reach sockets through the per-process hub), so there is
@@ -105,6 +107,9 @@ class EngineIOConsumer(AsyncConsumer):
     # --- WebSocket events ---------------------------------------------------
 
     async def websocket_connect(self, message: dict) -> None:
+        if self.scope.get("path") not in (self.path, self.path.rstrip("/")):
+            await self.base_send({"type": "websocket.close", "code": CLOSE_POLICY_VIOLATION})
+            return
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         if query.get("EIO") != ["4"] or query.get("transport") != ["websocket"] or "sid" in query:
             # EIO 3, unknown transports and upgrades of polling sessions

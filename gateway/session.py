@@ -62,8 +62,8 @@ class Session:
         "transport",
         "user",
         "state",
-        "rooms",
-        "data",
+        "_rooms",
+        "_data",
         "_ping_handle",
         "_pong_deadline",
         "_connect_deadline",
@@ -77,9 +77,10 @@ class Session:
         self.transport = transport
         self.user: Identity | None = None
         self.state = State.AWAITING_CONNECT
-        self.rooms: set[str] = set()
-        # Per-session state owned by the apps, keyed by app label.
-        self.data: dict[str, Any] = {}
+        # Created on first use: memory per connection is what bounds how many
+        # sockets a worker holds, and many never join a room.
+        self._rooms: set[str] | None = None
+        self._data: dict[str, Any] | None = None
         self._ping_handle: asyncio.TimerHandle | None = None
         self._pong_deadline: asyncio.TimerHandle | None = None
         self._connect_deadline: asyncio.TimerHandle | None = None
@@ -89,6 +90,24 @@ class Session:
 
     def __repr__(self) -> str:
         return f"<Session {self.sid} {self.state.value}>"
+
+    @property
+    def rooms(self) -> set[str]:
+        """Public names of the rooms this session is in."""
+        if self._rooms is None:
+            self._rooms = set()
+        return self._rooms
+
+    @rooms.setter
+    def rooms(self, value: set[str]) -> None:
+        self._rooms = value
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """Per-session state owned by the apps, keyed by app label."""
+        if self._data is None:
+            self._data = {}
+        return self._data
 
     @property
     def is_connected(self) -> bool:

@@ -4,7 +4,8 @@ Twisted's ``transport.write`` registers the socket with the selector for every
 write and sends on the next turn: two ``epoll_ctl`` calls and a ``send`` per
 frame per socket, most of a broadcast's cost. Here the frames for a socket are
 gathered for a couple of milliseconds (several broadcasts become one ``send``),
-then sent straight on the socket when Twisted has nothing queued for it; whatever the kernel does not take goes to ``transport.write`` as usual,
+then sent straight on the socket when Twisted has nothing queued for it;
+whatever the kernel does not take goes to ``transport.write`` as usual,
 so ordering and back-pressure stay Twisted's.
 """
 

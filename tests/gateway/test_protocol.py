@@ -97,3 +97,11 @@ async def test_client_disconnect_packet_ends_the_session(server, user, token_for
     await raw.connect(token_for(user))
     await raw.send("41")
     assert await raw.closed() is not None
+
+
+async def test_other_websocket_paths_are_refused(server):
+    from websockets.asyncio.client import connect as ws_connect
+
+    url = server.url.replace("http://", "ws://") + "/not-socket.io/?EIO=4&transport=websocket"
+    with pytest.raises(InvalidStatus):
+        await asyncio.wait_for(ws_connect(url), 5)
