@@ -13,19 +13,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 logger = logging.getLogger(__name__)
 
-# How long frames wait to share a send: under load a socket's frames of a few
+# How long frames wait to share a send: under load a socket's frames of several
 # broadcasts go out in one syscall; when idle it only delays a frame this much.
-CORK_SECONDS = 0.002
+# The window follows the cost of the last flush (twice as long, within bounds),
+# so a worker busy fanning out to thousands of sockets batches more.
+MIN_CORK_SECONDS = 0.002
+MAX_CORK_SECONDS = 0.025
+_cork_seconds = MIN_CORK_SECONDS
 
 _pending: dict[object, list[bytes]] = {}
 _flush_scheduled = False
 
 
 def write(transport, data: bytes) -> None:
-    """Queue ``data`` for ``transport``; it goes out within ``CORK_SECONDS``."""
+    """Queue ``data`` for ``transport``; it goes out within the cork window."""
     global _flush_scheduled
     chunks = _pending.get(transport)
     if chunks is None:
@@ -34,12 +39,13 @@ def write(transport, data: bytes) -> None:
         chunks.append(data)
     if not _flush_scheduled:
         _flush_scheduled = True
-        asyncio.get_running_loop().call_later(CORK_SECONDS, flush)
+        asyncio.get_running_loop().call_later(_cork_seconds, flush)
 
 
 def flush() -> None:
-    global _flush_scheduled
+    global _flush_scheduled, _cork_seconds
     _flush_scheduled = False
+    started = time.perf_counter()
     pending = list(_pending.items())
     _pending.clear()
     for transport, chunks in pending:
@@ -48,6 +54,8 @@ def flush() -> None:
             _send(transport, data)
         except Exception:
             logger.exception("writing to %r failed", transport)
+    spent = time.perf_counter() - started
+    _cork_seconds = min(MAX_CORK_SECONDS, max(MIN_CORK_SECONDS, 2 * spent))
 
 
 def _send(transport, data: bytes) -> None:
