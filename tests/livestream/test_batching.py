@@ -6,6 +6,9 @@ import pytest
 
 from livestream.batching import BatchLoader
 
+# The loader runs its fetch on the database thread, which checks the connection.
+pytestmark = pytest.mark.django_db
+
 
 async def test_concurrent_loads_are_fetched_together():
     calls = []
