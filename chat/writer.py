@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from chat.models import ChatMessage
 from gateway.shutdown import on_shutdown
+from livestream.loops import PerLoop
 from streams.models import Stream
 
 logger = logging.getLogger(__name__)
@@ -106,21 +107,12 @@ class ChatWriter:
             self._flusher = None
 
 
-_writers: dict[asyncio.AbstractEventLoop, ChatWriter] = {}
-
-
-def get_writer() -> ChatWriter:
-    loop = asyncio.get_running_loop()
-    writer = _writers.get(loop)
-    if writer is None:
-        for stale in [known for known in _writers if known.is_closed()]:
-            del _writers[stale]
-        writer = _writers[loop] = ChatWriter()
-    return writer
+_writers: PerLoop[ChatWriter] = PerLoop(ChatWriter)
+get_writer = _writers.get
 
 
 @on_shutdown
 async def _finish_writes() -> None:
     """Store the messages still queued when the worker stops."""
-    for writer in list(_writers.values()):
+    for writer in _writers.values():
         await writer.drain()

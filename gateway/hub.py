@@ -16,6 +16,7 @@ from channels.layers import get_channel_layer
 
 from gateway import wsframe
 from gateway.rooms import ROOM_EMIT, group_name
+from livestream.loops import PerLoop
 
 if TYPE_CHECKING:
     from gateway.session import Session
@@ -136,15 +137,5 @@ class Hub:
                     logger.exception("delivery to room %s failed", message.get("room"))
 
 
-_hubs: dict[asyncio.AbstractEventLoop, Hub] = {}
-
-
-def get_hub() -> Hub:
-    """The hub of the running event loop (one per daphne process)."""
-    loop = asyncio.get_running_loop()
-    hub = _hubs.get(loop)
-    if hub is None:
-        for stale in [known for known in _hubs if known.is_closed()]:
-            del _hubs[stale]
-        hub = _hubs[loop] = Hub()
-    return hub
+# The hub of the running event loop: one per daphne process.
+get_hub = PerLoop(Hub).get
