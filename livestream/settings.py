@@ -36,6 +36,10 @@ ALLOWED_ORIGINS = env_list(
     ["http://localhost", "http://127.0.0.1", "http://localhost:*", "http://127.0.0.1:*"],
 )
 
+# Reverse proxies whose X-Forwarded-For is believed (networks, e.g. 127.0.0.1/32,
+# 10.0.0.0/8). None by default: the TCP peer is the client (livestream.client_address).
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", [])
+
 INSTALLED_APPS = [
     "daphne",
     "django.contrib.admin",
