@@ -12,6 +12,7 @@ Socket.IO packet travels inside an Engine.IO MESSAGE (``4``)::
 from __future__ import annotations
 
 import json
+import math
 import re
 
 from engineio import json as eio_json
@@ -41,12 +42,18 @@ PING_FRAME = "2"
 PONG_FRAME = "3"
 MAX_ACK_ID = 2**53 - 1
 MAX_DEPTH = 32
+# Bounds that keep decoding a frame linear and cheap: arrays and objects per
+# packet (each costs an allocation and a step of the depth check), characters
+# in a namespace (echoed in CONNECT_ERROR) and in a number literal.
+MAX_CONTAINERS = 10_000
+MAX_NAMESPACE = 128
+MAX_NUMBER_LENGTH = 100
 
 # <type>[/<namespace>,][<ack id>]<JSON>: a namespace without a comma runs to
 # the end of the packet. Binary types (5, 6) would carry "<attachments>-" first.
 _HEADER = re.compile(r"(?P<type>[0-6])(?:(?P<nsp>/[^,]*)(?:,|\Z))?(?P<id>[0-9]*)")
-_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _NOT_BRACKETS = re.compile(r"[^\[\]{}]+")
+_ONE_KIND_OF_BRACKET = bytes.maketrans(b"{}", b"[]")
 
 
 class ProtocolError(ValueError):
@@ -123,21 +130,23 @@ def decode_socketio(data: str) -> sio.Packet:
         if len(header["id"]) > len(str(MAX_ACK_ID)) or int(header["id"]) > MAX_ACK_ID:
             raise ProtocolError("ack id out of range")
         ack_id = int(header["id"])
+    namespace = header["nsp"]
+    if namespace is not None and len(namespace) > MAX_NAMESPACE:
+        raise ProtocolError(f"namespace longer than {MAX_NAMESPACE} characters")
     body = data[header.end() :]
     return sio.Packet(
         packet_type,
         _loads(body) if body else None,
-        namespace=header["nsp"],
+        namespace=namespace,
         id=ack_id,
         binary=False,
     )
 
 
 def _loads(text: str) -> object:
-    if _too_deep(text):
-        raise ProtocolError(f"JSON nested deeper than {MAX_DEPTH} levels")
+    _check_brackets(text)
     try:
-        return eio_json.loads(text, parse_constant=_not_json)
+        return eio_json.loads(text, parse_constant=_not_json, parse_float=_finite_float)
     except (ValueError, RecursionError) as exc:
         raise ProtocolError(f"malformed JSON: {exc}") from None
 
@@ -146,15 +155,37 @@ def _not_json(constant: str) -> None:
     raise ValueError(f"{constant} is not JSON")
 
 
-def _too_deep(text: str) -> bool:
-    # Counting brackets is cheap and settles almost every frame. Otherwise keep
-    # only the brackets outside strings and peel innermost pairs, one level a pass.
+def _finite_float(literal: str) -> float:
+    # json would turn 1e999999 into inf, which no JSON encoder writes back.
+    if len(literal) > MAX_NUMBER_LENGTH:
+        raise ValueError("number too long")
+    number = float(literal)
+    if not math.isfinite(number):
+        raise ValueError("number out of range")
+    return number
+
+
+def _check_brackets(text: str) -> None:
+    """Refuse JSON nested deeper than MAX_DEPTH or with over MAX_CONTAINERS arrays/objects.
+
+    Linear in the text, all in C string operations: no regex that can
+    backtrack. Counting brackets settles almost every frame. Otherwise strings
+    are cut out (escaped backslashes and quotes first, then every other piece
+    between quotes is inside a string) and innermost pairs peeled, one level a
+    pass, over at most 2 × MAX_CONTAINERS brackets.
+    """
     if text.count("[") + text.count("{") <= MAX_DEPTH:
-        return False
-    brackets = _NOT_BRACKETS.sub("", _JSON_STRING.sub("", text))
+        return
+    unescaped = text.replace("\\\\", "").replace('\\"', "")
+    outside = "".join(unescaped.split('"')[::2])
+    brackets = _NOT_BRACKETS.sub("", outside)
+    if len(brackets) > 2 * MAX_CONTAINERS:
+        raise ProtocolError(f"JSON with more than {MAX_CONTAINERS} arrays and objects")
+    nesting = brackets.encode("ascii").translate(_ONE_KIND_OF_BRACKET)
     for _ in range(MAX_DEPTH):
-        peeled = brackets.replace("[]", "").replace("{}", "")
-        if len(peeled) == len(brackets):
+        peeled = nesting.replace(b"[]", b"")
+        if len(peeled) == len(nesting):
             break
-        brackets = peeled
-    return bool(brackets)
+        nesting = peeled
+    if nesting:
+        raise ProtocolError(f"JSON nested deeper than {MAX_DEPTH} levels")

@@ -42,7 +42,15 @@ def test_decodes(data, decoded):
         ('29007199254740992["hi"]', "ack id out of range"),
         ("2" + "9" * 400 + '["hi"]', "ack id out of range"),
         ('2["hi",' + "[" * 32 + "]" * 32 + "]", "JSON nested deeper than 32 levels"),
-        ('2["hi",' + "[" * 100_000, "JSON nested deeper than 32 levels"),
+        ('2["hi",' + "[" * 10_000, "JSON nested deeper than 32 levels"),
+        ('2["hi",' + "[" * 100_000, "JSON with more than 10000 arrays and objects"),
+        ('2["hi",' + "[]," * 10_000 + "1]", "JSON with more than 10000 arrays and objects"),
+        ('2["hi",' + "[" * 40 + '"' + '\\"' * 1000, "JSON nested deeper than 32 levels"),
+        ('2["hi",1e999999]', "malformed JSON: number out of range"),
+        ('2["hi",-1e400]', "malformed JSON: number out of range"),
+        ('2["hi",0.' + "1" * 200 + "]", "malformed JSON: number too long"),
+        ('2["hi",' + "1" * 200 + "]", "malformed JSON: Integer is too large"),
+        ("0/" + "a" * 129 + ",{}", "namespace longer than 128 characters"),
     ],
 )
 def test_refuses(data, error):
@@ -55,6 +63,11 @@ def test_refuses(data, error):
 def test_refuses_binary_packets_without_waiting_for_attachments(data):
     with pytest.raises(codec.BinaryNotSupported):
         codec.decode_socketio(data)
+
+
+def test_brackets_inside_strings_do_not_count():
+    data = '2["hi","' + "[" * 20_000 + '\\"\\\\",' + "[" * 31 + "]" * 31 + "]"
+    assert codec.decode_socketio(data).data[0] == "hi"
 
 
 def test_nesting_up_to_32_levels_is_fine():
