@@ -12,19 +12,19 @@ from urllib.parse import parse_qs
 from channels.consumer import AsyncConsumer
 from channels.exceptions import StopConsumer
 
-from gateway import auth, codec, events, limits, wsframe
+from gateway import admission, auth, codec, events, limits, wsframe
 from gateway import wire as wire_writer
 from gateway.origins import origin_allowed
+from gateway.pending import pending_acquire
 from gateway.session import (
     CLOSE_INTERNAL_ERROR,
     CLOSE_POLICY_VIOLATION,
     CLOSE_PROTOCOL_ERROR,
-    CLOSE_TOO_BIG,
     CLOSE_UNSUPPORTED_DATA,
     Session,
     State,
 )
-from gateway.settings import realtime_settings
+from livestream.client_address import scope_client_address
 
 logger = logging.getLogger(__name__)
 
@@ -120,8 +120,13 @@ class EngineIOConsumer(AsyncConsumer):
             # Closing before accepting refuses the handshake with HTTP 403.
             await self.base_send({"type": "websocket.close", "code": CLOSE_POLICY_VIOLATION})
             return
+        pending = pending_acquire(scope_client_address(self.scope))
+        if pending is None:
+            # Too many unauthenticated sockets from this address: HTTP 403.
+            await self.base_send({"type": "websocket.close", "code": CLOSE_POLICY_VIOLATION})
+            return
         await self.base_send({"type": "websocket.accept"})
-        self.session = Session(self)
+        self.session = Session(self, pending)
         await self.session.open()
 
     async def websocket_disconnect(self, message: dict) -> None:
@@ -137,14 +142,9 @@ class EngineIOConsumer(AsyncConsumer):
         if text is None:
             await session.close(CLOSE_UNSUPPORTED_DATA)
             return
-        limit = realtime_settings().max_payload
-        if len(text) > limit or (len(text) * 4 > limit and _utf8_length(text) > limit):
-            # Only reached under a WebSocket layer that lets such frames through;
-            # livestream.serve refuses them first, with 1009.
-            await session.close(CLOSE_TOO_BIG)
-            return
         try:
-            await self.receive_frame(session, text)
+            if await admission.admit_frame(session, text):
+                await self.receive_frame(session, text)
         except codec.BinaryNotSupported as exc:
             logger.debug("closing %s: %s", session.sid, exc)
             await session.close(CLOSE_UNSUPPORTED_DATA)
@@ -223,7 +223,3 @@ class EngineIOConsumer(AsyncConsumer):
             return
         session.connected(identity)
         await session.send_frame(codec.encode_connect(session.sid))
-
-
-def _utf8_length(text: str) -> int:
-    return len(text.encode("utf-8", "surrogatepass"))

@@ -20,6 +20,7 @@ from gateway.settings import realtime_settings
 
 if TYPE_CHECKING:
     from gateway.auth import Identity
+    from gateway.pending import PendingSlot
 
 logger = logging.getLogger(__name__)
 
@@ -69,10 +70,11 @@ class Session:
         "_connect_deadline",
         "_event_tokens",
         "_event_stamp",
+        "_pending",
         "__weakref__",
     )
 
-    def __init__(self, transport: Transport) -> None:
+    def __init__(self, transport: Transport, pending: PendingSlot | None = None) -> None:
         self.sid = secrets.token_urlsafe(15)
         self.transport = transport
         self.user: Identity | None = None
@@ -87,6 +89,8 @@ class Session:
         # The client's event budget: a token bucket, refilled as time passes.
         self._event_tokens = float(realtime_settings().event_burst)
         self._event_stamp = time.monotonic()
+        # This socket's place among its address's unauthenticated sockets.
+        self._pending = pending
 
     def __repr__(self) -> str:
         return f"<Session {self.sid} {self.state.value}>"
@@ -136,9 +140,15 @@ class Session:
     def connected(self, user: Identity) -> None:
         self.user = user
         self.state = State.CONNECTED
+        self._release_pending()
         if self._connect_deadline is not None:
             self._connect_deadline.cancel()
             self._connect_deadline = None
+
+    def _release_pending(self) -> None:
+        if self._pending is not None:
+            self._pending.release()
+            self._pending = None
 
     async def disconnect(self) -> None:
         """Disconnect by the server: the client sees "io server disconnect"."""
@@ -156,6 +166,7 @@ class Session:
             return
         was_connected = self.state is State.CONNECTED
         self.state = State.CLOSED
+        self._release_pending()
         for handle in (self._ping_handle, self._pong_deadline, self._connect_deadline):
             if handle is not None:
                 handle.cancel()

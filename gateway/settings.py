@@ -15,6 +15,8 @@ class RealtimeSettings:
     ping_timeout_ms: int
     max_payload: int
     connect_timeout_ms: int
+    max_connect_frame: int
+    max_pending_per_ip: int
     count_coalesce_ms: int
     event_rate: int
     event_burst: int
@@ -29,6 +31,8 @@ def realtime_settings() -> RealtimeSettings:
         ping_timeout_ms=conf["PING_TIMEOUT_MS"],
         max_payload=conf["MAX_PAYLOAD"],
         connect_timeout_ms=conf["CONNECT_TIMEOUT_MS"],
+        max_connect_frame=conf["MAX_CONNECT_FRAME"],
+        max_pending_per_ip=conf["MAX_PENDING_PER_IP"],
         count_coalesce_ms=conf["COUNT_COALESCE_MS"],
         event_rate=conf["EVENT_RATE"],
         event_burst=conf["EVENT_BURST"],

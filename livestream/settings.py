@@ -198,7 +198,11 @@ SOCKETIO = {
     "PING_INTERVAL_MS": env_int("SOCKETIO_PING_INTERVAL_MS", 25_000, minimum=1),
     "PING_TIMEOUT_MS": env_int("SOCKETIO_PING_TIMEOUT_MS", 20_000, minimum=1),
     "MAX_PAYLOAD": env_int("SOCKETIO_MAX_PAYLOAD", 1_000_000, minimum=1),
-    "CONNECT_TIMEOUT_MS": env_int("SOCKETIO_CONNECT_TIMEOUT_MS", 45_000, minimum=1),
+    # Before CONNECT succeeds (docs/events.md, "Before CONNECT"): how long a socket
+    # may take, how big its frames may be (a JWT plus slack), how many per address.
+    "CONNECT_TIMEOUT_MS": env_int("SOCKETIO_CONNECT_TIMEOUT_MS", 10_000, minimum=1),
+    "MAX_CONNECT_FRAME": env_int("SOCKETIO_MAX_CONNECT_FRAME", 8_192, minimum=64),
+    "MAX_PENDING_PER_IP": env_int("SOCKETIO_MAX_PENDING_PER_IP", 20),
     # At most one viewer_count_updated per room per window (first and last always sent).
     "COUNT_COALESCE_MS": env_int("SOCKETIO_COUNT_COALESCE_MS", 500),
     # Limits (docs/events.md, "Limits"); 0 turns a limit off.
