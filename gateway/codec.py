@@ -178,9 +178,9 @@ def _check_brackets(text: str) -> None:
         return
     unescaped = text.replace("\\\\", "").replace('\\"', "")
     outside = "".join(unescaped.split('"')[::2])
-    brackets = _NOT_BRACKETS.sub("", outside)
-    if len(brackets) > 2 * MAX_CONTAINERS:
+    if sum(map(outside.count, "[]{}")) > 2 * MAX_CONTAINERS:
         raise ProtocolError(f"JSON with more than {MAX_CONTAINERS} arrays and objects")
+    brackets = _NOT_BRACKETS.sub("", outside)
     nesting = brackets.encode("ascii").translate(_ONE_KIND_OF_BRACKET)
     for _ in range(MAX_DEPTH):
         peeled = nesting.replace(b"[]", b"")
