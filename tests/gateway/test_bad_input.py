@@ -3,7 +3,9 @@
 Each case runs against the shared server while a well-behaved python-socketio
 client in the same stream room keeps chatting: it sends numbered messages
 before, during and after the bad input and must get every one back, in order,
-acked, with no error and no disconnect. The offender speaks raw Engine.IO
+acked, with no error and no disconnect, and the one sent while the bad input
+is handled comes back within its usual round trip (plus a generous margin for
+a noisy machine: a stalled worker takes seconds). The offender speaks raw Engine.IO
 (``tests/raw.py``) and gets exactly the answer docs/events.md ("How bad input
 is answered") documents: these reply frames and nothing else, no reply at
 all, the connection closed with this code, or the handshake refused. Where it
@@ -36,6 +38,9 @@ MAX_PAYLOAD = 1_000_000
 MAX_ACK_ID = 2**53 - 1
 OTHER_STREAM = str(uuid.UUID(int=7))
 PROBE_ACK = 999
+# What a bystander's round trip may exceed its usual one by while bad input is
+# handled: scheduling noise on a shared machine, far below a stalled worker.
+ROUND_TRIP_SLACK = 0.5
 
 
 # --- what a case sends and what it gets --------------------------------------
@@ -664,15 +669,24 @@ class Chatter:
         self.stream_id = stream_id
         self.user_id = str(user.pk)
         self.sent: list[str] = []
+        self.round_trips: list[float] = []
 
     async def say(self, count: int) -> None:
         for _ in range(count):
             text = f"message {len(self.sent) + 1}"
             self.sent.append(text)
+            started = time.monotonic()
             ack = await self.client.call(
                 "chat_message", {"streamId": self.stream_id, "message": text}
             )
+            self.round_trips.append(time.monotonic() - started)
             assert ack["ok"] is True and ack["message"] == text, ack
+
+    def assert_not_delayed(self, usual: float) -> None:
+        """The last round trip took no longer than the usual one, give or take noise."""
+        assert self.round_trips[-1] <= 3 * usual + ROUND_TRIP_SLACK, (
+            f"{self.round_trips[-1]:.3f}s against a usual {usual:.3f}s"
+        )
 
     def heard(self, user_id: str) -> list[str]:
         return [m["message"] for m in self.client.received("new_message") if m["userId"] == user_id]
@@ -716,7 +730,8 @@ async def test_bad_input_gets_its_documented_answer(
     good = await connect(server, good_user)
     assert (await good.call("join_stream_room", {"streamId": ctx.stream}))["ok"]
     chatter = Chatter(good, ctx.stream, good_user)
-    await chatter.say(2)
+    await chatter.say(3)
+    usual = max(chatter.round_trips)
 
     offender = None
     if isinstance(case.answer, Refused):
@@ -725,11 +740,13 @@ async def test_bad_input_gets_its_documented_answer(
             await RawSocket.open(server.url, case.query)
         assert refused.value.response.status_code == case.answer.status
         await during
+        chatter.assert_not_delayed(usual)
     else:
         offender = await Offender.open(server, ctx, case.stage)
-        during = asyncio.create_task(chatter.say(1))
         for frame in case.frames:
             await offender.send(frame)
+        # Sent after the bad input, so the worker handles it behind that.
+        during = asyncio.create_task(chatter.say(1))
         if isinstance(case.answer, Closed):
             assert await asyncio.wait_for(offender.close_code(), TIMEOUT) == case.answer.code
             await viewers_become(ctx.stream, 1)  # released at once, not after a heartbeat
@@ -739,6 +756,7 @@ async def test_bad_input_gets_its_documented_answer(
             if case.stage == JOINED:
                 await viewers_become(ctx.stream, 2)  # still watching, counted once
         await during
+        chatter.assert_not_delayed(usual)
 
     await chatter.say(2)
     await chatter.all_heard()
