@@ -64,22 +64,27 @@ class Client:
     def received(self, event: str) -> list[Any]:
         return [data for name, data in self.events if name == event]
 
-    async def wait_for(
-        self, event: str, predicate=None, *, timeout: float = DEFAULT_TIMEOUT
-    ) -> Any:
-        """The first payload of ``event`` (matching ``predicate``), waiting for it."""
+    def mark(self) -> int:
+        """A point in what was received: waits given it see only what arrives later."""
+        return len(self.events)
 
-        def find():
-            for name, data in self.events:
-                if name == event and (predicate is None or predicate(data)):
-                    return True, data
-            return False, None
+    async def wait_for(
+        self, event: str, predicate=None, *, after: int, timeout: float = DEFAULT_TIMEOUT
+    ) -> Any:
+        """The first payload of ``event`` (matching ``predicate``) received after ``after``.
+
+        ``after`` is a :meth:`mark` taken before the action whose effect is awaited,
+        so an older event (an earlier count, say) cannot satisfy the wait.
+        """
+        seen = after
 
         async def poll():
+            nonlocal seen
             while True:
-                found, data = find()
-                if found:
-                    return data
+                for name, data in self.events[seen:]:
+                    seen += 1
+                    if name == event and (predicate is None or predicate(data)):
+                        return data
                 self._changed.clear()
                 await self._changed.wait()
 
@@ -96,9 +101,6 @@ class Client:
     async def wait_disconnected(self, timeout: float = DEFAULT_TIMEOUT) -> str:
         await self.wait_until(lambda: bool(self.disconnect_reasons), timeout=timeout)
         return self.disconnect_reasons[0]
-
-    def clear(self) -> None:
-        self.events.clear()
 
     async def close(self) -> None:
         if self.sio.connected:
