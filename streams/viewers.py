@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from gateway.rooms import emit_to_room
 from gateway.settings import realtime_settings
+from gateway.shutdown import on_shutdown
 from streams import presence
 
 if TYPE_CHECKING:
@@ -75,6 +76,20 @@ async def _send_trailing(stream_id: str) -> None:
         _windows.pop(stream_id, None)
         return
     await emit_to_room(stream_id, EVENT, payload(stream_id, current))
+
+
+@on_shutdown
+async def _send_held_back_counts() -> None:
+    """A stopping worker sends the counts it holds back: its viewers just left.
+
+    Shutdown hooks run after every session was closed and its presence
+    released; a trailing announcement left to its timer would die with the
+    reactor, and the room would keep the count from before the shutdown.
+    """
+    for stream_id, window in list(_windows.items()):
+        if window.trailing is not None:
+            window.trailing.cancel()
+            await _send_trailing(stream_id)
 
 
 async def _on_refreshed_count(stream_id: str, count: int) -> None:
