@@ -108,9 +108,10 @@ async def test_chat_fails_cleanly_while_the_database_is_down_and_recovers(
         sender, watcher = await connect(server, make_user()), await connect(server, make_user())
         for client in (sender, watcher):
             assert (await client.call("join_stream_room", {"streamId": stream_id}))["ok"]
+        mark = watcher.mark()
         ack = await sender.call("chat_message", {"streamId": stream_id, "message": "before"})
         assert ack["ok"], ack
-        await watcher.wait_for("new_message", lambda m: m["message"] == "before")
+        await watcher.wait_for("new_message", lambda m: m["message"] == "before", after=mark)
 
         async with outage():
             ack = await sender.call(
@@ -130,8 +131,9 @@ async def test_chat_fails_cleanly_while_the_database_is_down_and_recovers(
                     return
                 await asyncio.sleep(0.3)
 
+        mark = watcher.mark()
         await asyncio.wait_for(chat_again(), 20)
-        await watcher.wait_for("new_message", lambda m: m["message"] == "after")
+        await watcher.wait_for("new_message", lambda m: m["message"] == "after", after=mark)
         shown = [m["message"] for m in watcher.received("new_message")]
         assert "lost?" not in shown
         stored = [m.text async for m in ChatMessage.objects.filter(stream=stream).order_by("id")]

@@ -34,10 +34,11 @@ def room(server, connect, make_user, make_stream):
 async def test_message_reaches_everyone_in_the_room_including_the_sender(room, make_user):
     author = make_user("bob")
     sender, other = await room(author), await room()
+    marks = [sender.mark(), other.mark()]
     ack = await sender.call("chat_message", {"streamId": sid(room.stream), "message": "  hello  "})
     assert ack["ok"] is True
-    for client in (sender, other):
-        message = await client.wait_for("new_message")
+    for client, mark in zip((sender, other), marks, strict=True):
+        message = await client.wait_for("new_message", after=mark)
         assert message == {
             "id": ack["id"],
             "userId": str(author.pk),
@@ -52,8 +53,9 @@ async def test_message_reaches_everyone_in_the_room_including_the_sender(room, m
 
 async def test_a_broadcast_message_is_already_stored(room):
     sender = await room()
+    mark = sender.mark()
     await sender.emit("chat_message", {"streamId": sid(room.stream), "message": "persist me"})
-    message = await sender.wait_for("new_message")
+    message = await sender.wait_for("new_message", after=mark)
     stored = await ChatMessage.objects.aget(pk=int(message["id"]))
     assert stored.text == "persist me"
     assert str(stored.stream_id) == sid(room.stream)
@@ -62,8 +64,9 @@ async def test_a_broadcast_message_is_already_stored(room):
 async def test_sockets_outside_the_room_do_not_get_its_messages(room, server, connect, make_user):
     sender = await room()
     outsider = await connect(server, make_user())
+    mark = sender.mark()
     await sender.call("chat_message", {"streamId": sid(room.stream), "message": "inside"})
-    await sender.wait_for("new_message")
+    await sender.wait_for("new_message", after=mark)
     assert outsider.received("new_message") == []
 
 
@@ -124,7 +127,8 @@ async def test_history_has_the_20_newest_oldest_first_without_removed_ones(room,
     removed.removed_at = removed.created_at
     removed.save()
     client = await room()
-    history = (await client.wait_for("recent_chat_history"))["messages"]
+    # The history is sent once, while the client joins.
+    history = (await client.wait_for("recent_chat_history", after=0))["messages"]
     assert [m["message"] for m in history] == [f"m{i}" for i in range(4, 24)]
     assert history[0] == {
         "id": str(messages[4].pk),
@@ -141,11 +145,11 @@ async def test_history_includes_messages_sent_since_it_was_cached(room):
     for text in ("one", "two"):
         await first.call("chat_message", {"streamId": sid(room.stream), "message": text})
     second = await room()
-    history = (await second.wait_for("recent_chat_history"))["messages"]
+    history = (await second.wait_for("recent_chat_history", after=0))["messages"]
     assert [m["message"] for m in history] == ["one", "two"]
     await first.call("chat_message", {"streamId": sid(room.stream), "message": "three"})
     third = await room()
-    history = (await third.wait_for("recent_chat_history"))["messages"]
+    history = (await third.wait_for("recent_chat_history", after=0))["messages"]
     assert [m["message"] for m in history] == ["one", "two", "three"]
 
 
@@ -155,11 +159,12 @@ async def test_removing_a_message_tells_the_room_and_drops_it_from_history(room,
     client = await room()
     ack = await client.call("chat_message", {"streamId": sid(room.stream), "message": "spam"})
     await client.call("chat_message", {"streamId": sid(room.stream), "message": "fine"})
+    mark = client.mark()
     await sync_to_async(chat_messages_remove)(
         messages=ChatMessage.objects.filter(pk=int(ack["id"])), by=staff
     )
-    deleted = await client.wait_for("message_deleted")
+    deleted = await client.wait_for("message_deleted", after=mark)
     assert deleted == {"streamId": sid(room.stream), "messageId": ack["id"]}
     newcomer = await room()
-    history = (await newcomer.wait_for("recent_chat_history"))["messages"]
+    history = (await newcomer.wait_for("recent_chat_history", after=0))["messages"]
     assert [m["message"] for m in history] == ["fine"]

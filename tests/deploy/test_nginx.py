@@ -41,19 +41,22 @@ async def test_rooms_counts_chat_notifications_and_the_end_span_the_workers(
     for client in clients:
         await client.call("join_stream_room", {"streamId": stream_id})
     for client in clients:
-        await client.wait_for("viewer_count_updated", lambda d: d["count"] == 4)
+        await client.wait_for("viewer_count_updated", lambda d: d["count"] == 4, after=0)
 
+    marks = [client.mark() for client in clients]
     await clients[0].call("chat_message", {"streamId": stream_id, "message": "across workers"})
-    for client in clients:
-        assert (await client.wait_for("new_message"))["message"] == "across workers"
+    for client, mark in zip(clients, marks, strict=True):
+        assert (await client.wait_for("new_message", after=mark))["message"] == "across workers"
 
     for client in clients:
         await client.call("join_notification_room")
+    mark = clients[3].mark()
     await sync_to_async(notify)(users[3], "ping", {"n": 1})
-    assert (await clients[3].wait_for("notification"))["kind"] == "ping"
+    assert (await clients[3].wait_for("notification", after=mark))["kind"] == "ping"
 
+    marks = [client.mark() for client in clients]
     await sync_to_async(stream.end)()
-    for client in clients:
-        await client.wait_for("stream_ended_notification")
+    for client, mark in zip(clients, marks, strict=True):
+        await client.wait_for("stream_ended_notification", after=mark)
         assert await client.wait_disconnected() == SERVER_DISCONNECT
     await asyncio.sleep(0)

@@ -83,9 +83,10 @@ async def test_server_survives_a_redis_restart_and_recovers(
     stream = make_stream()
     stream_id = str(stream.pk)
     first, second = await connect(server, make_user()), await connect(server, make_user())
+    joining = first.mark()
     for client in (first, second):
         await client.call("join_stream_room", {"streamId": stream_id})
-    await first.wait_for("viewer_count_updated", lambda d: d["count"] == 2)
+    await first.wait_for("viewer_count_updated", lambda d: d["count"] == 2, after=joining)
 
     own_redis.stop()
     # While Redis is away: HTTP keeps working, a chat attempt fails cleanly.
@@ -99,13 +100,12 @@ async def test_server_survives_a_redis_restart_and_recovers(
 
     # Within a heartbeat or two the room works again for the sockets that stayed.
     async def chat_works() -> bool:
-        first.clear()
-        second.clear()
+        mark = second.mark()
         ack = await first.call("chat_message", {"streamId": stream_id, "message": "back"})
         if not ack["ok"]:
             return False
         try:
-            await second.wait_for("new_message", timeout=1)
+            await second.wait_for("new_message", after=mark, timeout=1)
             return True
         except TimeoutError:
             return False

@@ -24,9 +24,10 @@ async def test_notify_reaches_every_socket_of_that_user_only(server, connect, ma
     other = await connect(server, bob)
     for client in (*phones, other):
         await client.call("join_notification_room")
+    marks = [phone.mark() for phone in phones]
     notification = await sync_to_async(notify)(alice, "follow", {"by": "carol"})
-    for phone in phones:
-        pushed = await phone.wait_for("notification")
+    for phone, mark in zip(phones, marks, strict=True):
+        pushed = await phone.wait_for("notification", after=mark)
         assert pushed["id"] == str(notification.pk)
         assert pushed["kind"] == "follow"
         assert pushed["data"] == {"by": "carol"}
@@ -37,12 +38,13 @@ async def test_notify_reaches_every_socket_of_that_user_only(server, connect, ma
 async def test_send_notification_command_reaches_a_running_server(server, connect, user):
     client = await connect(server, user)
     await client.call("join_notification_room")
+    mark = client.mark()
     result = await asyncio.to_thread(
         run_manage_py,
         *("send_notification", "--username", user.username),
         *("--kind", "announcement", "--message", "We are live!"),
     )
     assert result.returncode == 0, result.stderr
-    pushed = await client.wait_for("notification")
+    pushed = await client.wait_for("notification", after=mark)
     assert pushed["kind"] == "announcement"
     assert pushed["data"] == {"message": "We are live!"}

@@ -44,9 +44,10 @@ async def test_join_broadcasts_the_count_to_everyone_in_the_room(
     first = await connect(server, make_user())
     await first.call("join_stream_room", {"streamId": sid(stream)})
     second = await connect(server, make_user())
+    mark = first.mark()
     await second.call("join_stream_room", {"streamId": sid(stream)})
-    await first.wait_for("viewer_count_updated", count_is(stream, 2))
-    await second.wait_for("viewer_count_updated", count_is(stream, 2))
+    await first.wait_for("viewer_count_updated", count_is(stream, 2), after=mark)
+    await second.wait_for("viewer_count_updated", count_is(stream, 2), after=0)
 
 
 async def test_stream_id_in_upper_case_is_accepted_and_answered_in_lower_case(
@@ -55,7 +56,7 @@ async def test_stream_id_in_upper_case_is_accepted_and_answered_in_lower_case(
     stream = make_stream()
     client = await connect(server, user)
     await client.call("join_stream_room", {"streamId": sid(stream).upper()})
-    joined = await client.wait_for("room_joined_successfully")
+    joined = await client.wait_for("room_joined_successfully", after=0)
     assert joined["streamId"] == sid(stream)
 
 
@@ -139,11 +140,13 @@ async def test_leave_decreases_the_count_for_the_others(server, connect, make_us
     stream = make_stream()
     stayer, leaver = await connect(server, make_user()), await connect(server, make_user())
     await stayer.call("join_stream_room", {"streamId": sid(stream)})
+    joining = stayer.mark()
     await leaver.call("join_stream_room", {"streamId": sid(stream)})
-    await stayer.wait_for("viewer_count_updated", count_is(stream, 2))
+    await stayer.wait_for("viewer_count_updated", count_is(stream, 2), after=joining)
+    leaving = stayer.mark()
     ack = await leaver.call("leave_stream_room", {"streamId": sid(stream)})
     assert ack == {"ok": True, "streamId": sid(stream), "count": 1}
-    await stayer.wait_for("viewer_count_updated", count_is(stream, 1))
+    await stayer.wait_for("viewer_count_updated", count_is(stream, 1), after=leaving)
 
 
 async def test_leaving_a_room_one_is_not_in_changes_nothing(
@@ -164,12 +167,14 @@ async def test_disconnect_leaves_every_joined_room(server, connect, make_user, m
     for stream in (first, second):
         await watcher.call("join_stream_room", {"streamId": sid(stream)})
     goner = await connect(server, make_user())
+    joining = watcher.mark()
     for stream in (first, second):
         await goner.call("join_stream_room", {"streamId": sid(stream)})
-        await watcher.wait_for("viewer_count_updated", count_is(stream, 2))
+        await watcher.wait_for("viewer_count_updated", count_is(stream, 2), after=joining)
+    leaving = watcher.mark()
     await goner.close()
     for stream in (first, second):
-        await watcher.wait_for("viewer_count_updated", count_is(stream, 1))
+        await watcher.wait_for("viewer_count_updated", count_is(stream, 1), after=leaving)
 
 
 async def test_viewer_count_is_served_by_the_rest_api(server, connect, make_user, make_stream):
@@ -186,7 +191,7 @@ async def _watchers(server, connect, make_user, stream, n=2):
     clients = [await connect(server, make_user()) for _ in range(n)]
     for client in clients:
         await client.call("join_stream_room", {"streamId": sid(stream)})
-    await clients[0].wait_for("viewer_count_updated", count_is(stream, n))
+    await clients[0].wait_for("viewer_count_updated", count_is(stream, n), after=0)
     return clients
 
 
@@ -199,10 +204,11 @@ async def test_stream_end_notifies_and_disconnects_the_room(
     bystander = await connect(server, make_user())
     await bystander.call("join_stream_room", {"streamId": sid(bystander_stream)})
 
+    marks = [client.mark() for client in clients]
     await sync_to_async(stream.end)()
 
-    for client in clients:
-        notice = await client.wait_for("stream_ended_notification")
+    for client, mark in zip(clients, marks, strict=True):
+        notice = await client.wait_for("stream_ended_notification", after=mark)
         assert notice == {"roomId": sid(stream), "message": "Stream has ended"}
         assert await client.wait_disconnected() == SERVER_DISCONNECT
         # Nothing about the ended stream's count after the notification.
@@ -215,8 +221,9 @@ async def test_stream_end_notifies_and_disconnects_the_room(
 async def test_stream_end_message_carries_the_reason(server, connect, make_user, make_stream):
     stream = make_stream()
     (client, _) = await _watchers(server, connect, make_user, stream)
+    mark = client.mark()
     await sync_to_async(stream.end)(reason="Streamer went offline")
-    notice = await client.wait_for("stream_ended_notification")
+    notice = await client.wait_for("stream_ended_notification", after=mark)
     assert notice["message"] == "Streamer went offline"
 
 
@@ -240,14 +247,16 @@ async def test_end_stream_command_in_another_process_disconnects_the_room(
 ):
     stream = make_stream()
     clients = await _watchers(server, connect, make_user, stream)
+    marks = [client.mark() for client in clients]
     result = await asyncio.to_thread(
         run_manage_py,
         "end_stream",
         sid(stream),
     )
     assert result.returncode == 0, result.stderr
-    for client in clients:
-        assert (await client.wait_for("stream_ended_notification"))["roomId"] == sid(stream)
+    for client, mark in zip(clients, marks, strict=True):
+        notice = await client.wait_for("stream_ended_notification", after=mark)
+        assert notice["roomId"] == sid(stream)
         assert await client.wait_disconnected() == SERVER_DISCONNECT
 
 
@@ -258,16 +267,18 @@ async def test_two_servers_share_rooms_counts_and_the_end(
     stream = make_stream()
     here, there = await connect(server, make_user()), await connect(other, make_user())
     await here.call("join_stream_room", {"streamId": sid(stream)})
+    joining = here.mark()
     await there.call("join_stream_room", {"streamId": sid(stream)})
-    await here.wait_for("viewer_count_updated", count_is(stream, 2))
-    await there.wait_for("viewer_count_updated", count_is(stream, 2))
+    await here.wait_for("viewer_count_updated", count_is(stream, 2), after=joining)
+    await there.wait_for("viewer_count_updated", count_is(stream, 2), after=0)
 
     await there.call("chat_message", {"streamId": sid(stream), "message": "hello from afar"})
-    assert (await here.wait_for("new_message"))["message"] == "hello from afar"
+    assert (await here.wait_for("new_message", after=joining))["message"] == "hello from afar"
 
+    marks = [client.mark() for client in (here, there)]
     await sync_to_async(stream.end)()
-    for client in (here, there):
-        await client.wait_for("stream_ended_notification")
+    for client, mark in zip((here, there), marks, strict=True):
+        await client.wait_for("stream_ended_notification", after=mark)
         assert await client.wait_disconnected() == SERVER_DISCONNECT
 
 
@@ -282,10 +293,12 @@ async def test_a_viewer_that_stops_answering_pings_is_released(
     await watcher.call("join_stream_room", {"streamId": sid(stream)})
     silent = await RawSocket.open(server.url)
     await silent.connect(token_for(make_user()))
+    joining = watcher.mark()
     await silent.send(f'42["join_stream_room",{{"streamId":"{sid(stream)}"}}]')
-    await watcher.wait_for("viewer_count_updated", count_is(stream, 2))
+    await watcher.wait_for("viewer_count_updated", count_is(stream, 2), after=joining)
     # The raw socket never reads again, so it never answers a ping.
-    await watcher.wait_for("viewer_count_updated", count_is(stream, 1), timeout=5)
+    released = watcher.mark()
+    await watcher.wait_for("viewer_count_updated", count_is(stream, 1), after=released, timeout=5)
 
 
 async def test_forced_disconnect_is_a_socketio_disconnect_packet(

@@ -20,17 +20,21 @@ async def test_counts_converge_after_a_worker_is_killed(
     for client in watchers:
         await client.call("join_stream_room", {"streamId": stream_id})
     doomed = [await connect(victim, make_user()) for _ in range(3)]
+    joining = watchers[0].mark()
     for client in doomed:
         await client.call("join_stream_room", {"streamId": stream_id})
-    await watchers[0].wait_for("viewer_count_updated", lambda d: d["count"] == 5)
+    await watchers[0].wait_for("viewer_count_updated", lambda d: d["count"] == 5, after=joining)
 
+    marks = [client.mark() for client in watchers]
     killed_at = time.monotonic()
     victim.kill()
     # 2 x (pingInterval + pingTimeout) = 1.6 s; allow for the test's own latency.
-    await watchers[0].wait_for("viewer_count_updated", lambda d: d["count"] == 2, timeout=6)
+    await watchers[0].wait_for(
+        "viewer_count_updated", lambda d: d["count"] == 2, after=marks[0], timeout=6
+    )
     assert time.monotonic() - killed_at < 2 * 0.8 + 1.0
-    for client in watchers:
-        await client.wait_for("viewer_count_updated", lambda d: d["count"] == 2, timeout=2)
+    for client, mark in zip(watchers, marks, strict=True):
+        await client.wait_for("viewer_count_updated", lambda d: d["count"] == 2, after=mark)
 
 
 async def test_a_live_worker_keeps_its_viewers_counted(
