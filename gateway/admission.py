@@ -55,7 +55,7 @@ async def admit_frame(session: Session, frame: str) -> bool:
     """
     conf = realtime_settings()
     connected = session.state is State.CONNECTED
-    limit = conf.max_payload if connected else conf.max_connect_frame
+    limit = conf.max_payload if connected else min(conf.max_payload, conf.max_connect_frame)
     if exceeds(frame, limit):
         logger.debug("closing %s: frame over %d bytes", session.sid, limit)
         await session.close(CLOSE_TOO_BIG)
