@@ -44,6 +44,8 @@ def django_env() -> dict[str, str]:
             # limits off, duplicate guard on: every message still pays the Redis check.
             "SOCKETIO_CHAT_RATE_MESSAGES": "0",
             "SOCKETIO_EVENT_RATE": "0",
+            # The load generator opens thousands of sockets from one address at once.
+            "SOCKETIO_MAX_PENDING_PER_IP": "0",
             "PYTHONPATH": str(REPO),
         }
     )
