@@ -12,7 +12,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from livestream import embedded_redis
+from livestream import embedded_redis, secret_key
 from livestream.env import env_bool, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -26,7 +26,8 @@ if not SECRET_KEY:
         raise ImproperlyConfigured(
             "SECRET_KEY must be set when DEBUG is off (set DEBUG=1 for local development)."
         )
-    SECRET_KEY = "django-insecure-dev-only-key-do-not-use-in-production"
+    # Never a literal: a key in the repository would let anyone mint tokens.
+    SECRET_KEY = secret_key.load_or_create(DATA_DIR)
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 # Browser origins allowed to open a WebSocket; requests without Origin
