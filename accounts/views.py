@@ -1,9 +1,13 @@
 from __future__ import annotations
 
 from rest_framework import generics
-from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
+from rest_framework_simplejwt.views import (
+    TokenBlacklistView,
+    TokenObtainPairView,
+    TokenRefreshView,
+)
 
-from accounts.serializers import RegisterSerializer
+from accounts.serializers import RefreshSerializer, RegisterSerializer
 from livestream.throttling import ScopedClientThrottle
 
 
@@ -20,5 +24,13 @@ class TokenView(TokenObtainPairView):
 
 
 class TokenRefresh(TokenRefreshView):
+    serializer_class = RefreshSerializer
+    throttle_classes = [ScopedClientThrottle]
+    throttle_scope = "auth"
+
+
+class Logout(TokenBlacklistView):
+    """``{refresh}`` in: that refresh token is blacklisted (200 ``{}``)."""
+
     throttle_classes = [ScopedClientThrottle]
     throttle_scope = "auth"

@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
+    "rest_framework_simplejwt.token_blacklist",
     "channels",
     "livestream",
     "accounts",
@@ -242,6 +243,11 @@ SIMPLE_JWT = {
     "ALGORITHM": "HS256",
     "SIGNING_KEY": SECRET_KEY,
     "UPDATE_LAST_LOGIN": False,
+    # Each refresh answers a new refresh token and blacklists the one used, so a
+    # stolen refresh token stops working at the next refresh of either holder;
+    # logout and password changes blacklist them too (accounts.revocation).
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
 }
 
 LOGGING = {
