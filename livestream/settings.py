@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "streams",
     "chat",
     "notifications",
+    "audit",
 ]
 
 MIDDLEWARE = [
