@@ -13,12 +13,14 @@ import secrets
 import tempfile
 from pathlib import Path
 
+from livestream.private_files import private_dir
+
 FILE_NAME = "secret_key"
 
 
 def load_or_create(data_dir: Path) -> str:
     """The key kept in ``data_dir``, created on first use."""
-    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    private_dir(data_dir)
     path = data_dir / FILE_NAME
     if not path.exists():
         # Written whole under a private name, then linked into place: a process

@@ -12,7 +12,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from livestream import embedded_redis, secret_key
+from livestream import embedded_redis, private_files, secret_key
 from livestream.env import env_bool, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -98,7 +98,11 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    private_files.private_dir(DATA_DIR)
+    _sqlite_file = Path(DATABASES["default"]["NAME"])
+    if DATA_DIR in _sqlite_file.parents:
+        # 0600 before SQLite makes it; its -wal and -shm files copy the database's mode.
+        private_files.private_file(_sqlite_file)
     # Several processes (daphne workers, management commands) share the file.
     DATABASES["default"]["OPTIONS"] = {
         "timeout": env_int("SQLITE_BUSY_TIMEOUT_MS", 20_000) / 1000,
