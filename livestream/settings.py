@@ -241,6 +241,14 @@ REST_FRAMEWORK = {
     },
 }
 
+# Admin login lockout (accounts.login_lockout): failures per account and per
+# client address within the window lock further attempts until it ends.
+ADMIN_LOGIN_MAX_FAILURES_PER_ACCOUNT = env_int("ADMIN_LOGIN_MAX_FAILURES_PER_ACCOUNT", 5, minimum=1)
+ADMIN_LOGIN_MAX_FAILURES_PER_ADDRESS = env_int(
+    "ADMIN_LOGIN_MAX_FAILURES_PER_ADDRESS", 20, minimum=1
+)
+ADMIN_LOGIN_LOCKOUT_SECONDS = env_int("ADMIN_LOGIN_LOCKOUT_SECONDS", 900, minimum=1)
+
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env_int("JWT_ACCESS_MINUTES", 60, minimum=1)),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=env_int("JWT_REFRESH_DAYS", 7, minimum=1)),
