@@ -47,9 +47,11 @@ async def _key_for(session: Session, stream: Stream) -> str | None:
     user_id = session.user.id
     if settings.EXPOSE_STREAM_KEY_FOR_DEV or str(stream.streamer_id) == user_id:
         return stream.stream_key
-    if await _moderators.load(user_id):
-        return stream.stream_key
-    return None
+    # Asked once per socket, like authentication: joins after the first cost no query.
+    moderator = session.data.get("moderator")
+    if moderator is None:
+        moderator = session.data["moderator"] = await _moderators.load(user_id)
+    return stream.stream_key if moderator else None
 
 
 def _fetch_moderators(user_ids: list[str]) -> dict[str, bool]:
