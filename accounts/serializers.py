@@ -3,7 +3,8 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model, password_validation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
-from rest_framework import serializers
+from rest_framework import exceptions, serializers
+from rest_framework_simplejwt.serializers import TokenRefreshSerializer
 
 from accounts.services import user_register
 
@@ -41,3 +42,15 @@ class RegisterSerializer(serializers.ModelSerializer):
 
     def to_representation(self, instance) -> dict:
         return {"id": str(instance.pk), "username": instance.get_username()}
+
+
+class RefreshSerializer(TokenRefreshSerializer):
+    """simplejwt's refresh, answering 401 (not 500) when the token's user no longer exists."""
+
+    def validate(self, attrs: dict) -> dict:
+        try:
+            return super().validate(attrs)
+        except User.DoesNotExist:
+            raise exceptions.AuthenticationFailed(
+                self.error_messages["no_active_account"], "no_active_account"
+            ) from None

@@ -1,24 +1,36 @@
 from __future__ import annotations
 
 from rest_framework import generics
-from rest_framework.throttling import ScopedRateThrottle
-from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
+from rest_framework_simplejwt.views import (
+    TokenBlacklistView,
+    TokenObtainPairView,
+    TokenRefreshView,
+)
 
-from accounts.serializers import RegisterSerializer
+from accounts.serializers import RefreshSerializer, RegisterSerializer
+from livestream.throttling import ScopedClientThrottle
 
 
 class RegisterView(generics.CreateAPIView):
     serializer_class = RegisterSerializer
     authentication_classes: list = []
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [ScopedClientThrottle]
     throttle_scope = "auth"
 
 
 class TokenView(TokenObtainPairView):
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [ScopedClientThrottle]
     throttle_scope = "auth"
 
 
 class TokenRefresh(TokenRefreshView):
-    throttle_classes = [ScopedRateThrottle]
+    serializer_class = RefreshSerializer
+    throttle_classes = [ScopedClientThrottle]
+    throttle_scope = "auth"
+
+
+class Logout(TokenBlacklistView):
+    """``{refresh}`` in: that refresh token is blacklisted (200 ``{}``)."""
+
+    throttle_classes = [ScopedClientThrottle]
     throttle_scope = "auth"

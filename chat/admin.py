@@ -6,6 +6,7 @@ from django.http import HttpRequest
 
 from chat.models import ChatMessage
 from chat.services import chat_messages_remove
+from livestream.client_address import request_client_address
 
 
 @admin.register(ChatMessage)
@@ -35,5 +36,17 @@ class ChatMessageAdmin(admin.ModelAdmin):
 
     @admin.action(description="Remove selected messages", permissions=["change"])
     def remove_messages(self, request: HttpRequest, queryset: QuerySet[ChatMessage]) -> None:
-        removed = chat_messages_remove(messages=queryset, by=request.user)
+        removed = self._remove(request, queryset)
         self.message_user(request, f"Removed {removed} message(s).", messages.SUCCESS)
+
+    def delete_model(self, request: HttpRequest, obj: ChatMessage) -> None:
+        # The delete button removes like the action: the record stays, the viewers are told.
+        self._remove(request, ChatMessage.objects.filter(pk=obj.pk))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[ChatMessage]) -> None:
+        self._remove(request, queryset)
+
+    def _remove(self, request: HttpRequest, queryset: QuerySet[ChatMessage]) -> int:
+        return chat_messages_remove(
+            messages=queryset, by=request.user, client_address=request_client_address(request)
+        )

@@ -9,18 +9,23 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from audit import services as audit
 from chat.models import ChatMessage
 from gateway.rooms import emit_to_room_sync
 
 logger = logging.getLogger(__name__)
 
 MESSAGE_DELETED = "message_deleted"
+REMOVE_MESSAGE = "remove chat message"  # the audit trail's name for it
 
 
-def chat_messages_remove(*, messages: QuerySet[ChatMessage], by: AbstractBaseUser) -> int:
+def chat_messages_remove(
+    *, messages: QuerySet[ChatMessage], by: AbstractBaseUser, client_address: str = audit.LOCAL
+) -> int:
     """Remove ``messages`` from the chat on ``by``'s authority; returns how many were removed.
 
-    Messages already removed are left alone. Once the removal has committed,
+    Messages already removed are left alone. Each removal is audited (who, from
+    ``client_address``) in the same transaction. Once the removal has committed,
     each stream's history cache is dropped and every socket in the stream's
     room gets ``message_deleted {streamId, messageId}``.
     """
@@ -36,8 +41,13 @@ def chat_messages_remove(*, messages: QuerySet[ChatMessage], by: AbstractBaseUse
             .order_by("pk")
             .values_list("pk", "stream_id")
         )
-        ChatMessage.objects.filter(pk__in=[pk for pk, _ in removed]).update(
-            removed_at=timezone.now(), removed_by=by
+        removed_now = ChatMessage.objects.filter(pk__in=[pk for pk, _ in removed])
+        removed_now.update(removed_at=timezone.now(), removed_by=by)
+        audit.moderation_records(
+            actor=by,
+            action=REMOVE_MESSAGE,
+            targets=removed_now.select_related("user"),
+            client_address=client_address,
         )
         transaction.on_commit(lambda: _announce_removed(removed), robust=True)
     return len(removed)

@@ -1,14 +1,14 @@
 from __future__ import annotations
 
 from rest_framework import generics
-from rest_framework.pagination import CursorPagination
 
 from chat.selectors import chat_message_list
 from chat.serializers import ChatMessageSerializer
+from livestream.api import CheckedCursorPagination
 from streams.models import Stream
 
 
-class NewestFirstCursor(CursorPagination):
+class NewestFirstCursor(CheckedCursorPagination):
     ordering = ("-created_at", "-id")
 
 

@@ -222,4 +222,7 @@ class EngineIOConsumer(AsyncConsumer):
             await limits.release_connection(identity.id, session.sid)
             return
         session.connected(identity)
+        # Apps' connect handlers (e.g. the user's own room) before the client is told;
+        # one that fails closes this socket like any unexpected error.
+        await events.run_connect_handlers(session)
         await session.send_frame(codec.encode_connect(session.sid))

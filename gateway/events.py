@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 Handler = Callable[["Session", Any], Awaitable[dict | None]]
-DisconnectHandler = Callable[["Session"], Awaitable[None]]
+SessionHandler = Callable[["Session"], Awaitable[None]]
 
 INTERNAL_ERROR = "Something went wrong, please try again"
 UNKNOWN_EVENT = "Unknown event"
@@ -46,7 +46,8 @@ class Registration:
 
 
 _handlers: dict[str, Registration] = {}
-_disconnect_handlers: list[DisconnectHandler] = []
+_connect_handlers: list[SessionHandler] = []
+_disconnect_handlers: list[SessionHandler] = []
 
 
 def on(event: str, *, error_event: str | None = None) -> Callable[[Handler], Handler]:
@@ -61,7 +62,13 @@ def on(event: str, *, error_event: str | None = None) -> Callable[[Handler], Han
     return register
 
 
-def on_disconnect(handler: DisconnectHandler) -> DisconnectHandler:
+def on_connect(handler: SessionHandler) -> SessionHandler:
+    """Register ``handler`` to run when a session is admitted, before the client hears so."""
+    _connect_handlers.append(handler)
+    return handler
+
+
+def on_disconnect(handler: SessionHandler) -> SessionHandler:
     """Register ``handler`` to run once when any session ends, however it ends."""
     _disconnect_handlers.append(handler)
     return handler
@@ -96,6 +103,12 @@ async def _fail(
         await session.emit(registration.error_event, {"message": message})
     if ack_id is not None:
         await session.ack(ack_id, {"ok": False, "message": message})
+
+
+async def run_connect_handlers(session: Session) -> None:
+    """Run the connect handlers; a failing one is raised, so the CONNECT is refused."""
+    for handler in _connect_handlers:
+        await handler(session)
 
 
 async def run_disconnect_handlers(session: Session) -> None:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from django.core.exceptions import ValidationError
 from rest_framework import serializers, status
-from rest_framework.exceptions import APIException
+from rest_framework.exceptions import APIException, NotFound
+from rest_framework.pagination import CursorPagination
 
 from livestream.timefmt import iso_z
 
@@ -27,3 +29,25 @@ class IsoZDateTimeField(serializers.DateTimeField):
 
     def to_representation(self, value: datetime | None) -> str | None:
         return None if value is None else iso_z(value)
+
+
+class CheckedCursorPagination(CursorPagination):
+    """DRF's cursor pagination, answering 404 for a cursor whose position is not a valid value.
+
+    DRF checks a cursor's offset and direction but hands its position straight
+    to the query, where a position that is not a timestamp fails as a 500.
+    """
+
+    def paginate_queryset(self, queryset, request, view=None):
+        self._model = queryset.model
+        return super().paginate_queryset(queryset, request, view)
+
+    def decode_cursor(self, request):
+        cursor = super().decode_cursor(request)
+        if cursor is not None and cursor.position is not None:
+            field = self._model._meta.get_field(self.ordering[0].lstrip("-"))
+            try:
+                field.to_python(cursor.position)
+            except ValidationError:
+                raise NotFound(self.invalid_cursor_message) from None
+        return cursor

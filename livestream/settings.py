@@ -12,7 +12,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from livestream import embedded_redis
+from livestream import embedded_redis, private_files, secret_key
 from livestream.env import env_bool, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -26,7 +26,8 @@ if not SECRET_KEY:
         raise ImproperlyConfigured(
             "SECRET_KEY must be set when DEBUG is off (set DEBUG=1 for local development)."
         )
-    SECRET_KEY = "django-insecure-dev-only-key-do-not-use-in-production"
+    # Never a literal: a key in the repository would let anyone mint tokens.
+    SECRET_KEY = secret_key.load_or_create(DATA_DIR)
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 # Browser origins allowed to open a WebSocket; requests without Origin
@@ -50,6 +51,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
+    "rest_framework_simplejwt.token_blacklist",
     "channels",
     "livestream",
     "accounts",
@@ -57,6 +59,7 @@ INSTALLED_APPS = [
     "streams",
     "chat",
     "notifications",
+    "audit",
 ]
 
 MIDDLEWARE = [
@@ -95,7 +98,11 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    private_files.private_dir(DATA_DIR)
+    _sqlite_file = Path(DATABASES["default"]["NAME"])
+    if DATA_DIR in _sqlite_file.parents:
+        # 0600 before SQLite makes it; its -wal and -shm files copy the database's mode.
+        private_files.private_file(_sqlite_file)
     # Several processes (daphne workers, management commands) share the file.
     DATABASES["default"]["OPTIONS"] = {
         "timeout": env_int("SQLITE_BUSY_TIMEOUT_MS", 20_000) / 1000,
@@ -238,6 +245,14 @@ REST_FRAMEWORK = {
     },
 }
 
+# Admin login lockout (accounts.login_lockout): failures per account and per
+# client address within the window lock further attempts until it ends.
+ADMIN_LOGIN_MAX_FAILURES_PER_ACCOUNT = env_int("ADMIN_LOGIN_MAX_FAILURES_PER_ACCOUNT", 5, minimum=1)
+ADMIN_LOGIN_MAX_FAILURES_PER_ADDRESS = env_int(
+    "ADMIN_LOGIN_MAX_FAILURES_PER_ADDRESS", 20, minimum=1
+)
+ADMIN_LOGIN_LOCKOUT_SECONDS = env_int("ADMIN_LOGIN_LOCKOUT_SECONDS", 900, minimum=1)
+
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env_int("JWT_ACCESS_MINUTES", 60, minimum=1)),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=env_int("JWT_REFRESH_DAYS", 7, minimum=1)),
@@ -245,6 +260,11 @@ SIMPLE_JWT = {
     "ALGORITHM": "HS256",
     "SIGNING_KEY": SECRET_KEY,
     "UPDATE_LAST_LOGIN": False,
+    # Each refresh answers a new refresh token and blacklists the one used, so a
+    # stolen refresh token stops working at the next refresh of either holder;
+    # logout and password changes blacklist them too (accounts.revocation).
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
 }
 
 LOGGING = {

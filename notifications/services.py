@@ -26,9 +26,7 @@ def notify(user: AbstractBaseUser, kind: str, data: dict) -> Notification:
     """
     notification = Notification.objects.create(recipient=user, kind=kind, data=data)
     room, payload = notification_room(user.pk), notification_payload(notification)
-    transaction.on_commit(
-        lambda: emit_to_room_sync(room, NOTIFICATION_EVENT, payload), robust=True
-    )
+    transaction.on_commit(lambda: emit_to_room_sync(room, NOTIFICATION_EVENT, payload), robust=True)
     return notification
 
 

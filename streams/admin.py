@@ -4,7 +4,9 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from streams.models import Stream
+from audit.services import moderation_record_for_request
+from streams.models import END_STREAM, REGENERATE_KEY, Stream
+from streams.permissions import can_moderate
 from streams.selectors import stream_viewer_counts
 
 MODERATOR_END_REASON = "Ended by a moderator"
@@ -20,12 +22,24 @@ class StreamAdmin(admin.ModelAdmin):
     ordering = ["-created_at"]
     date_hierarchy = "created_at"
     fields = [
-        "title", "streamer", "status", "viewers_now", "stream_key",
-        "created_at", "started_at", "ended_at", "end_reason",
+        "title",
+        "streamer",
+        "status",
+        "viewers_now",
+        "stream_key",
+        "created_at",
+        "started_at",
+        "ended_at",
+        "end_reason",
     ]
     readonly_fields = [
-        "status", "viewers_now", "stream_key",
-        "created_at", "started_at", "ended_at", "end_reason",
+        "status",
+        "viewers_now",
+        "stream_key",
+        "created_at",
+        "started_at",
+        "ended_at",
+        "end_reason",
     ]
     actions = ["end_streams", "regenerate_keys"]
 
@@ -46,15 +60,31 @@ class StreamAdmin(admin.ModelAdmin):
             return stream_viewer_counts(streams=[stream])[str(stream.pk)]
         return stream._viewers_now
 
-    @admin.action(description="End selected streams", permissions=["change"])
+    def has_moderate_permission(self, request: HttpRequest) -> bool:
+        return can_moderate(request.user)
+
+    def get_fields(self, request: HttpRequest, obj: Stream | None = None) -> list[str]:
+        fields = super().get_fields(request, obj)
+        if can_moderate(request.user):
+            return fields
+        return [field for field in fields if field != "stream_key"]
+
+    @admin.action(description="End selected streams", permissions=["moderate"])
     def end_streams(self, request: HttpRequest, queryset: QuerySet[Stream]) -> None:
-        ended = sum(stream.end(reason=MODERATOR_END_REASON) for stream in queryset)
+        ended = 0
+        for stream in queryset:
+            if stream.end(reason=MODERATOR_END_REASON):
+                ended += 1
+                moderation_record_for_request(
+                    request, action=END_STREAM, target=stream, detail=MODERATOR_END_REASON
+                )
         self.message_user(request, f"Ended {ended} stream(s).", messages.SUCCESS)
 
-    @admin.action(description="Regenerate stream key", permissions=["change"])
+    @admin.action(description="Regenerate stream key", permissions=["moderate"])
     def regenerate_keys(self, request: HttpRequest, queryset: QuerySet[Stream]) -> None:
         for stream in queryset:
             stream.regenerate_key()
+            moderation_record_for_request(request, action=REGENERATE_KEY, target=stream)
         self.message_user(
             request, f"Regenerated the key of {len(queryset)} stream(s).", messages.SUCCESS
         )

@@ -13,6 +13,7 @@ from gateway.session import Session
 from livestream.batching import BatchLoader
 from streams import presence, viewers
 from streams.models import Stream
+from streams.permissions import moderators_among
 from streams.signals import stream_room_joined
 
 INVALID_STREAM_ID = "Invalid streamId"
@@ -42,11 +43,23 @@ def joined_streams(session: Session) -> set[str]:
     return session.data.setdefault("streams", set())
 
 
-def _key_for(session: Session, stream: Stream) -> str | None:
-    user = session.user
-    if settings.EXPOSE_STREAM_KEY_FOR_DEV or user.is_staff or str(stream.streamer_id) == user.id:
+async def _key_for(session: Session, stream: Stream) -> str | None:
+    user_id = session.user.id
+    if settings.EXPOSE_STREAM_KEY_FOR_DEV or str(stream.streamer_id) == user_id:
         return stream.stream_key
-    return None
+    # Asked once per socket, like authentication: joins after the first cost no query.
+    moderator = session.data.get("moderator")
+    if moderator is None:
+        moderator = session.data["moderator"] = await _moderators.load(user_id)
+    return stream.stream_key if moderator else None
+
+
+def _fetch_moderators(user_ids: list[str]) -> dict[str, bool]:
+    moderators = moderators_among(user_ids)
+    return {user_id: user_id in moderators for user_id in user_ids}
+
+
+_moderators = BatchLoader(_fetch_moderators)
 
 
 def _fetch_streams(stream_ids: list[str]) -> dict[str, Stream]:
@@ -79,7 +92,7 @@ async def join_stream_room(session: Session, payload: Any) -> dict:
     joined_streams(session).add(stream_id)
     added, count = result
 
-    reply = {"streamId": stream_id, "streamKeyForDev": _key_for(session, stream)}
+    reply = {"streamId": stream_id, "streamKeyForDev": await _key_for(session, stream)}
     await session.emit("room_joined_successfully", reply)
     await stream_room_joined.asend(sender=Stream, session=session, stream_id=stream_id)
     if added:

@@ -14,6 +14,11 @@ def new_stream_key() -> str:
     return secrets.token_urlsafe(32)
 
 
+# Names of moderation actions in the audit trail (audit.ModerationRecord.action).
+END_STREAM = "end stream"
+REGENERATE_KEY = "regenerate stream key"
+
+
 class StreamStateError(Exception):
     """A transition the stream's state machine does not allow."""
 
@@ -40,6 +45,8 @@ class Stream(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        # The one permission of moderators: REST, socket and admin (streams.permissions).
+        permissions = [("moderate_stream", "Can end any stream and see its stream key")]
         indexes = [models.Index(fields=["status", "-created_at"])]
         constraints = [
             models.CheckConstraint(

@@ -4,17 +4,12 @@ from rest_framework import serializers
 
 from livestream.api import IsoZDateTimeField
 from streams.models import Stream
+from streams.permissions import may_see_stream_key
 from streams.selectors import stream_viewer_counts
 
 
-def may_see_stream_key(user, stream: Stream) -> bool:
-    return user is not None and user.is_authenticated and (
-        user.is_staff or user.pk == stream.streamer_id
-    )
-
-
 class StreamSerializer(serializers.ModelSerializer):
-    """A stream as the API shows it; ``stream_key`` only to its streamer and staff.
+    """A stream as the API shows it; ``stream_key`` only to its streamer and moderators.
 
     A list view puts ``viewer_counts`` (from :func:`stream_viewer_counts`) in
     the context so that a page costs one Redis round trip, not one per stream.
@@ -30,8 +25,14 @@ class StreamSerializer(serializers.ModelSerializer):
     class Meta:
         model = Stream
         fields = [
-            "id", "title", "status", "streamer", "viewer_count",
-            "created_at", "started_at", "ended_at",
+            "id",
+            "title",
+            "status",
+            "streamer",
+            "viewer_count",
+            "created_at",
+            "started_at",
+            "ended_at",
         ]
         read_only_fields = fields
 
@@ -58,7 +59,9 @@ class StreamCreateSerializer(serializers.Serializer):
 
 class StreamEndSerializer(serializers.Serializer):
     reason = serializers.CharField(
-        required=False, allow_blank=True, default="",
+        required=False,
+        allow_blank=True,
+        default="",
         max_length=Stream._meta.get_field("end_reason").max_length,
     )
 

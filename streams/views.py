@@ -6,9 +6,10 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from audit.services import moderation_record_for_request
 from livestream.api import Conflict
-from streams.models import Stream, StreamStateError
-from streams.permissions import IsStreamer, IsStreamerOrStaff
+from streams.models import END_STREAM, Stream, StreamStateError
+from streams.permissions import IsStreamer, IsStreamerOrModerator
 from streams.selectors import stream_list, stream_viewer_counts
 from streams.serializers import (
     StreamCreateSerializer,
@@ -59,10 +60,14 @@ class StreamViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
             raise Conflict(str(exc)) from None
         return Response(self.get_serializer(stream).data)
 
-    @action(detail=True, methods=["post"], permission_classes=[IsAuthenticated, IsStreamerOrStaff])
+    @action(
+        detail=True, methods=["post"], permission_classes=[IsAuthenticated, IsStreamerOrModerator]
+    )
     def end(self, request: Request, pk: str | None = None) -> Response:
         stream = self.get_object()
         params = StreamEndSerializer(data=request.data)
         params.is_valid(raise_exception=True)
-        stream.end(reason=params.validated_data["reason"])
+        reason = params.validated_data["reason"]
+        if stream.end(reason=reason) and request.user.pk != stream.streamer_id:
+            moderation_record_for_request(request, action=END_STREAM, target=stream, detail=reason)
         return Response(self.get_serializer(stream).data)

@@ -163,6 +163,8 @@ class ProxiedCluster:
     """Workers behind the nginx recipe; to a test it looks like one server."""
 
     def __init__(self, log_dir: Path, workers: int = 2, **env: str) -> None:
+        # The recipe replaces X-Forwarded-For; the workers believe it from nginx only.
+        env.setdefault("TRUSTED_PROXIES", "127.0.0.1/32")
         self.workers = [DaphneServer(log_dir, **env) for _ in range(workers)]
         self.proxy = NginxProxy(log_dir, [worker.port for worker in self.workers])
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import http.client
 import json
 import os
 import subprocess
@@ -10,7 +11,7 @@ import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from channels.layers import get_channel_layer
 from django.conf import settings
@@ -75,6 +76,29 @@ def run_manage_py(*args: str, timeout: float = 60) -> subprocess.CompletedProces
     return subprocess.run(
         manage_py(*args), cwd=ROOT, env=child_env(), capture_output=True, text=True, timeout=timeout
     )
+
+
+def post_json(
+    base_url: str, path: str, body: object, *, source: str, headers: dict | None = None
+) -> int:
+    """POST ``body`` from the local address ``source`` (any 127.x.y.z); the status code.
+
+    Binding the client end lets one test play several machines against a real server.
+    """
+    parsed = urlsplit(base_url)
+    conn = http.client.HTTPConnection(
+        parsed.hostname, parsed.port, timeout=TIMEOUT, source_address=(source, 0)
+    )
+    try:
+        conn.request(
+            "POST", path, json.dumps(body),
+            {"Content-Type": "application/json", **(headers or {})},
+        )  # fmt: skip
+        response = conn.getresponse()
+        response.read()
+        return response.status
+    finally:
+        conn.close()
 
 
 def decode_event(frame: str) -> tuple[str, object]:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
+from audit.models import ModerationRecord
 from chat.models import ChatMessage
+from chat.services import REMOVE_MESSAGE
 
 pytestmark = pytest.mark.django_db
 
@@ -65,3 +67,33 @@ def test_remove_action(
     assert emitted == [("message_deleted", {"streamId": str(stream.pk), "messageId": str(spam.pk)})]
     assert list(ChatMessage.objects.visible()) == [fine]
     assert "Removed 1 message" in moderator.get(CHANGELIST).content.decode()
+
+
+def test_per_object_delete_removes_through_the_service_and_is_audited(
+    moderator, make_stream, make_message, staff, monkeypatch, django_capture_on_commit_callbacks
+):
+    emitted, invalidated = [], []
+    monkeypatch.setattr(
+        "chat.services.emit_to_room_sync", lambda room, event, data: emitted.append((event, data))
+    )
+    monkeypatch.setattr("chat.history.invalidate", invalidated.append)
+    stream = make_stream()
+    spam = make_message(stream, "delete me")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = moderator.post(
+            reverse("admin:chat_chatmessage_delete", args=[spam.pk]),
+            {"post": "yes"},
+            REMOTE_ADDR="203.0.113.9",
+        )
+    assert response.status_code == 302
+    spam.refresh_from_db()  # kept, as removed
+    assert spam.removed_by == staff
+    assert emitted == [("message_deleted", {"streamId": str(stream.pk), "messageId": str(spam.pk)})]
+    assert invalidated == [str(stream.pk)]
+    record = ModerationRecord.objects.get()
+    assert (record.action, record.target_id, record.client_address, record.actor) == (
+        REMOVE_MESSAGE,
+        str(spam.pk),
+        "203.0.113.9",
+        staff,
+    )

@@ -36,7 +36,11 @@ def production_env(tmp_path, **overrides: str) -> dict[str, str]:
 def test_debug_off_without_secret_key_is_refused(tmp_path):
     result = subprocess.run(
         [sys.executable, "-c", "import django; django.setup()"],
-        cwd=ROOT, env=production_env(tmp_path), capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        env=production_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr
@@ -54,7 +58,11 @@ def test_production_settings_pass_check_deploy(tmp_path):
     )
     result = subprocess.run(
         manage_py("check", "--deploy", "--fail-level", "WARNING"),
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues (0 silenced)." in result.stdout

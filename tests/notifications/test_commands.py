@@ -21,8 +21,14 @@ def test_sends_a_notification(user, django_capture_on_commit_callbacks, monkeypa
     out = StringIO()
     with django_capture_on_commit_callbacks(execute=True):
         call_command(
-            "send_notification", "--username", "alice", "--kind", "system",
-            "--message", "Maintenance at 5", stdout=out,
+            "send_notification",
+            "--username",
+            "alice",
+            "--kind",
+            "system",
+            "--message",
+            "Maintenance at 5",
+            stdout=out,
         )
     notification = Notification.objects.get()
     assert (notification.recipient, notification.kind) == (user, "system")
@@ -41,7 +47,11 @@ def test_unknown_user_is_a_command_error():
 def test_as_a_process(user):
     result = subprocess.run(
         manage_py("send_notification", "--username", "alice", "--kind", "k", "--message", "hi"),
-        cwd=ROOT, env=child_env(), capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr
     assert Notification.objects.get().data == {"message": "hi"}

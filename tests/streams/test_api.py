@@ -138,9 +138,7 @@ class TestViewerCount:
 
     def test_detail_counts_viewers(self, api_client, make_stream, monkeypatch):
         stream = make_stream()
-        monkeypatch.setattr(
-            "streams.presence.viewer_counts", lambda ids: dict.fromkeys(ids, 3)
-        )
+        monkeypatch.setattr("streams.presence.viewer_counts", lambda ids: dict.fromkeys(ids, 3))
         assert api_client.get(detail(stream)).json()["viewer_count"] == 3
 
     def test_real_presence_of_an_unwatched_live_stream_is_zero(self, api_client, make_stream):

@@ -9,7 +9,8 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from streams.models import Stream
+from audit.models import ModerationRecord
+from streams.models import END_STREAM, Stream
 from tests.support import run_manage_py
 
 
@@ -31,6 +32,12 @@ class TestEndStream:
         assert f"Ended stream {stream.pk}" in out
         stream.refresh_from_db()
         assert (stream.status, stream.end_reason) == ("ended", "maintenance")
+        record = ModerationRecord.objects.get()  # the operator's action is audited too
+        assert (record.action, record.target_id, record.client_address) == (
+            END_STREAM,
+            str(stream.pk),
+            "local",
+        )
 
     def test_already_ended_is_reported_not_an_error(self, make_stream):
         stream = make_stream()

@@ -1,7 +1,8 @@
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from streams.models import Stream
+from audit.services import moderation_records
+from streams.models import END_STREAM, Stream
 
 
 class Command(BaseCommand):
@@ -17,6 +18,7 @@ class Command(BaseCommand):
         except (Stream.DoesNotExist, ValidationError):
             raise CommandError(f"No stream with id {stream_id!r}.") from None
         if stream.end(reason=reason):
+            moderation_records(actor=None, action=END_STREAM, targets=[stream], detail=reason)
             self.stdout.write(self.style.SUCCESS(f"Ended stream {stream.pk} ({stream.title})."))
         else:
             self.stdout.write(f"Stream {stream.pk} had already ended.")

@@ -23,7 +23,10 @@ class Command(BaseCommand):
                 title = title[: TITLE_WIDTH - 1] + "…"
             self.stdout.write(
                 row.format(
-                    str(stream.pk), title, stream.streamer.get_username(),
-                    stream.status, counts[str(stream.pk)],
+                    str(stream.pk),
+                    title,
+                    stream.streamer.get_username(),
+                    stream.status,
+                    counts[str(stream.pk)],
                 )
             )
