@@ -15,8 +15,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 WITHIN = 1.0
 
 
-async def assert_revoked(client, message: str) -> None:
-    payload = await client.wait_for(ACCESS_REVOKED_EVENT, timeout=WITHIN)
+async def assert_revoked(client, message: str, *, after: int) -> None:
+    payload = await client.wait_for(ACCESS_REVOKED_EVENT, after=after, timeout=WITHIN)
     assert payload == {"message": message}
     assert await client.wait_disconnected(timeout=WITHIN) == SERVER_DISCONNECT
 
@@ -31,11 +31,12 @@ async def test_deactivation_disconnects_the_users_sockets_on_every_worker(
     there = await connect(other_worker, token=token)
     unaffected = await connect(other_worker, bystander)
 
+    marks = here.mark(), there.mark()
     banned.is_active = False
     await sync_to_async(banned.save)()
 
-    await assert_revoked(here, ACCOUNT_DISABLED)
-    await assert_revoked(there, ACCOUNT_DISABLED)
+    await assert_revoked(here, ACCOUNT_DISABLED, after=marks[0])
+    await assert_revoked(there, ACCOUNT_DISABLED, after=marks[1])
     assert await connect.refused(other_worker, token) == {"message": AUTHENTICATION_ERROR}
     assert await connect.refused(server, token) == {"message": AUTHENTICATION_ERROR}
     assert unaffected.sio.connected
@@ -46,5 +47,6 @@ async def test_deactivation_disconnects_the_users_sockets_on_every_worker(
 async def test_deleting_a_user_disconnects_their_sockets(server, connect, make_user):
     doomed = make_user()
     client = await connect(server, doomed)
+    mark = client.mark()
     await sync_to_async(doomed.delete)()
-    await assert_revoked(client, ACCOUNT_DELETED)
+    await assert_revoked(client, ACCOUNT_DELETED, after=mark)
