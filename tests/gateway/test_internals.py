@@ -9,7 +9,6 @@ import functools
 import inspect
 import socket
 
-import pytest
 from autobahn.websocket.protocol import WebSocketProtocol as AutobahnProtocol
 from daphne.server import Server
 from daphne.ws_protocol import WebSocketProtocol
@@ -18,32 +17,6 @@ from twisted.protocols import policies, tls
 
 from gateway import wire
 from gateway.consumer import _daphne_protocol
-
-
-class IdleReactor:
-    """Just enough reactor for a transport that is written to but never run."""
-
-    def addWriter(self, selectable) -> None:
-        pass
-
-    def removeWriter(self, selectable) -> None:
-        pass
-
-    def addReader(self, selectable) -> None:
-        pass
-
-    def removeReader(self, selectable) -> None:
-        pass
-
-
-@pytest.fixture
-def twisted_tcp():
-    ours, theirs = socket.socketpair()
-    ours.setblocking(False)
-    transport = tcp.Server(ours, policies.ProtocolWrapper, ("127.0.0.1", 1), None, 1, IdleReactor())
-    yield transport, theirs
-    ours.close()
-    theirs.close()
 
 
 def test_a_twisted_tcp_transport_exposes_its_socket_and_buffers(twisted_tcp):
