@@ -20,15 +20,20 @@ from gateway.session import (
     CLOSE_INTERNAL_ERROR,
     CLOSE_POLICY_VIOLATION,
     CLOSE_PROTOCOL_ERROR,
+    CLOSE_SLOW_CONSUMER,
     CLOSE_UNSUPPORTED_DATA,
     Session,
     State,
 )
+from gateway.settings import realtime_settings
 from livestream.client_address import scope_client_address
 
 logger = logging.getLogger(__name__)
 
 NAMESPACE = "/"
+
+# Sockets dropped for not reading, since the process started (metrics later).
+slow_consumers_dropped = 0
 
 
 def _daphne_protocol(send):
@@ -62,6 +67,8 @@ class EngineIOConsumer(AsyncConsumer):
         self.base_send = send
         self.session: Session | None = None
         self._wire = _daphne_protocol(send)
+        self._queued = 0  # bytes queued for the peer, for the heartbeat
+        self._dropped = False  # aborted as a slow consumer
         try:
             while True:
                 await self.dispatch(await receive())
@@ -83,9 +90,17 @@ class EngineIOConsumer(AsyncConsumer):
     # --- transport interface used by the session -----------------------------
 
     async def send_text(self, frame: str) -> None:
-        if not self.write_wire(wsframe.text_frame(frame)):
-            wire_writer.flush()  # what was corked goes first
-            await self.base_send({"type": "websocket.send", "text": frame})
+        wire = wsframe.text_frame(frame)
+        if self.write_wire(wire):
+            return
+        wire_writer.flush()  # what was corked goes first
+        protocol = self._wire
+        limit = realtime_settings().max_buffered_bytes
+        if protocol is not None and limit and wire_writer.buffered(protocol) > limit:
+            self._drop_slow_consumer()
+            return
+        self._queued += len(wire)  # as sent uncompressed; compressed, less
+        await self.base_send({"type": "websocket.send", "text": frame})
 
     def write_wire(self, wire: bytes) -> bool:
         """Write a ready-made WebSocket frame; False when only ASGI send can."""
@@ -97,10 +112,52 @@ class EngineIOConsumer(AsyncConsumer):
             or protocol.transport is None
         ):
             return False
-        wire_writer.write(protocol.transport, wire)
+        if self._dropped:
+            return True
+        if wire_writer.write(protocol, wire, realtime_settings().max_buffered_bytes):
+            self._queued += len(wire)
+        else:
+            self._drop_slow_consumer()
         return True
 
+    def sent_mark(self) -> int:
+        """How many bytes were queued for the peer so far (see :meth:`delivered`)."""
+        return self._queued
+
+    def delivered(self, mark: int) -> bool:
+        """Whether everything queued up to ``mark`` has left the worker for the kernel."""
+        protocol = self._wire
+        if protocol is None:
+            return True
+        return self._queued - wire_writer.buffered(protocol) >= mark
+
+    def _drop_slow_consumer(self) -> None:
+        """Drop a socket whose peer does not read, before it holds more than its cap.
+
+        A close frame cannot get through a full buffer, so the connection is
+        aborted after offering one; the session then closes as usual (presence
+        released, disconnect handlers run).
+        """
+        global slow_consumers_dropped
+        if self._dropped:
+            return
+        self._dropped = True
+        slow_consumers_dropped += 1
+        protocol = self._wire
+        session = self.session
+        logger.warning(
+            "closing %s: slow consumer, %d bytes unsent (limit %d)",
+            session.sid if session is not None else "?",
+            wire_writer.buffered(protocol),
+            realtime_settings().max_buffered_bytes,
+        )
+        wire_writer.abort(protocol, wsframe.close_frame(CLOSE_SLOW_CONSUMER, "slow consumer"))
+        if session is not None:
+            session.close_soon(CLOSE_SLOW_CONSUMER)
+
     async def close(self, code: int) -> None:
+        if self._dropped:
+            return  # the connection is gone already; nothing may be sent
         wire_writer.flush()  # frames corked for this turn precede the close frame
         await self.base_send({"type": "websocket.close", "code": code})
 

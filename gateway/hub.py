@@ -23,6 +23,19 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+SUBSCRIBE_ATTEMPTS = 3
+SUBSCRIBE_BACKOFF_SECONDS = 0.2
+# Layers that forget a group's members after ``group_expiry`` (channels-redis'
+# RedisChannelLayer) get every room re-added at this fraction of it.
+REFRESH_FRACTION = 0.25
+
+
+class RoomUnavailable(Exception):
+    """This process could not subscribe to a room, so a join must fail."""
+
+    def __init__(self, room: str) -> None:
+        super().__init__(f"could not subscribe to room {room!r}")
+
 
 class Hub:
     def __init__(self) -> None:
@@ -34,6 +47,7 @@ class Hub:
         self._channel: str | None = None
         self._channel_ready: asyncio.Lock = asyncio.Lock()
         self._receiver: asyncio.Task | None = None
+        self._refresher: asyncio.Task | None = None
 
     async def _ensure_channel(self) -> str:
         if self._channel is None:
@@ -42,10 +56,20 @@ class Hub:
                     layer = get_channel_layer()
                     channel = await layer.new_channel(prefix="hub.")
                     self._receiver = asyncio.create_task(self._receive_forever(layer, channel))
+                    expiry = getattr(layer, "group_expiry", None)
+                    if expiry:
+                        self._refresher = asyncio.create_task(
+                            self._refresh_forever(layer, channel, expiry * REFRESH_FRACTION)
+                        )
                     self._channel = channel
         return self._channel
 
     async def add(self, session: Session, room: str) -> None:
+        """Put ``session`` in ``room``, subscribing this process to it first if needed.
+
+        Raises when the subscription cannot be made (the channel layer is
+        down): then no session is left in a room this process does not hear.
+        """
         members = self.rooms.get(room)
         if members is None:
             members = self.rooms[room] = set()
@@ -53,16 +77,36 @@ class Hub:
             future = asyncio.get_running_loop().create_future()
             self._subscribing[room] = future
             try:
-                channel = await self._ensure_channel()
-                await get_channel_layer().group_add(group_name(room), channel)
+                await self._subscribe(room)
+            except BaseException:
+                if self.rooms.get(room) is members:
+                    del self.rooms[room]
+                future.set_exception(RoomUnavailable(room))
+                future.exception()  # joiners waiting on it see it; nobody else must
+                raise
+            else:
+                future.set_result(None)
             finally:
                 del self._subscribing[room]
-                future.set_result(None)
             return
         members.add(session)
         pending = self._subscribing.get(room)
         if pending is not None:
             await pending
+
+    async def _subscribe(self, room: str) -> None:
+        # A Redis blip should not fail a join: a few quick retries first.
+        channel = await self._ensure_channel()
+        for attempt in range(1, SUBSCRIBE_ATTEMPTS + 1):
+            try:
+                await get_channel_layer().group_add(group_name(room), channel)
+                return
+            except Exception:
+                if attempt == SUBSCRIBE_ATTEMPTS:
+                    logger.exception("could not subscribe to room %s", room)
+                    raise
+                logger.warning("subscribing to room %s failed; retrying", room, exc_info=True)
+                await asyncio.sleep(SUBSCRIBE_BACKOFF_SECONDS * attempt)
 
     async def remove(self, session: Session, room: str) -> None:
         members = self.rooms.get(room)
@@ -135,6 +179,15 @@ class Hub:
                 except Exception:
                     # One bad delivery must not end this process's room bus.
                     logger.exception("delivery to room %s failed", message.get("room"))
+
+    async def _refresh_forever(self, layer, channel: str, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            for room in list(self.rooms):
+                try:
+                    await layer.group_add(group_name(room), channel)
+                except Exception:
+                    logger.exception("refreshing room %s failed; next round retries", room)
 
 
 # The hub of the running event loop: one per daphne process.

@@ -32,6 +32,8 @@ CLOSE_NORMAL = 1000
 CLOSE_PROTOCOL_ERROR = 4002
 CLOSE_UNSUPPORTED_DATA = 4003
 CLOSE_POLICY_VIOLATION = 4008
+# A peer that does not read what it is sent breaks the same policy.
+CLOSE_SLOW_CONSUMER = CLOSE_POLICY_VIOLATION
 CLOSE_TOO_BIG = 4009
 CLOSE_INTERNAL_ERROR = 4011
 
@@ -67,6 +69,7 @@ class Session:
         "_data",
         "_ping_handle",
         "_pong_deadline",
+        "_ping_mark",
         "_connect_deadline",
         "_event_tokens",
         "_event_stamp",
@@ -85,6 +88,7 @@ class Session:
         self._data: dict[str, Any] | None = None
         self._ping_handle: asyncio.TimerHandle | None = None
         self._pong_deadline: asyncio.TimerHandle | None = None
+        self._ping_mark: int | None = None
         self._connect_deadline: asyncio.TimerHandle | None = None
         # The client's event budget: a token bucket, refilled as time passes.
         self._event_tokens = float(realtime_settings().event_burst)
@@ -178,6 +182,10 @@ class Session:
                 await events.run_disconnect_handlers(self)
             await hub.get_hub().discard(self)
 
+    def close_soon(self, code: int) -> None:
+        """:meth:`close` from code that cannot wait (a write path)."""
+        _spawn(self.close(code))
+
     # --- client events --------------------------------------------------------
 
     async def admit_event(self) -> bool:
@@ -211,14 +219,25 @@ class Session:
     def _ping(self) -> None:
         if self.state is State.CLOSED:
             return
-        _spawn(self.transport.send_text(codec.PING_FRAME))
+        _spawn(self._send_ping())
         conf = realtime_settings()
         self._pong_deadline = asyncio.get_running_loop().call_later(
             conf.ping_timeout_ms / 1000, self._expire, "ping timeout"
         )
 
+    async def _send_ping(self) -> None:
+        self._ping_mark = None
+        await self.transport.send_text(codec.PING_FRAME)
+        sent_mark = getattr(self.transport, "sent_mark", None)
+        if sent_mark is not None:
+            self._ping_mark = sent_mark()
+
     def pong(self) -> None:
         if self._pong_deadline is None or self.state is State.CLOSED:
+            return
+        if self._ping_mark is not None and not self.transport.delivered(self._ping_mark):
+            # An answer to a ping still queued in this worker is a blind one:
+            # only a client that reads keeps its socket.
             return
         self._pong_deadline.cancel()
         self._pong_deadline = None
@@ -254,7 +273,11 @@ class Session:
         if room in self.rooms or self.state is State.CLOSED:
             return False
         self.rooms.add(room)
-        await hub.get_hub().add(self, room)
+        try:
+            await hub.get_hub().add(self, room)
+        except BaseException:
+            self.rooms.discard(room)  # not subscribed: not in the room
+            raise
         return True
 
     async def leave(self, room: str) -> bool:

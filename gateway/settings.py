@@ -21,6 +21,7 @@ class RealtimeSettings:
     event_rate: int
     event_burst: int
     max_connections_per_user: int
+    max_buffered_bytes: int
 
 
 @functools.cache
@@ -37,6 +38,7 @@ def realtime_settings() -> RealtimeSettings:
         event_rate=conf["EVENT_RATE"],
         event_burst=conf["EVENT_BURST"],
         max_connections_per_user=conf["MAX_CONNECTIONS_PER_USER"],
+        max_buffered_bytes=conf["MAX_BUFFERED_BYTES"],
     )
 
 

@@ -1,4 +1,4 @@
-"""Writing ready-made frames to many sockets cheaply: cork, then send directly.
+"""Writing ready-made frames to many sockets cheaply, within a bound per socket.
 
 Twisted's ``transport.write`` registers the socket with the selector for every
 write and sends on the next turn: two ``epoll_ctl`` calls and a ``send`` per
@@ -7,6 +7,16 @@ gathered for a couple of milliseconds (several broadcasts become one ``send``),
 then sent straight on the socket when Twisted has nothing queued for it;
 whatever the kernel does not take goes to ``transport.write`` as usual,
 so ordering and back-pressure stay Twisted's.
+
+What a socket may hold unsent (corked here plus queued in Twisted) is capped:
+:func:`write` refuses a frame that would take a socket over the cap, and the
+caller drops that socket (a peer that does not read cannot grow the worker).
+
+The fast path relies on internals of Twisted (``tcp.Connection.socket``,
+``dataBuffer``, ``offset``, ``_tempDataLen``; ``TLSMemoryBIOProtocol``'s
+``_appSendBuffer``) and of autobahn (``state``, ``STATE_OPEN``); their versions
+are pinned in requirements.txt and tests/gateway/test_internals.py fails if
+any of them moves.
 """
 
 from __future__ import annotations
@@ -14,6 +24,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+
+from twisted.internet import tcp
+from twisted.protocols import tls
+
+from livestream.loops import PerLoop
 
 logger = logging.getLogger(__name__)
 
@@ -23,46 +38,118 @@ logger = logging.getLogger(__name__)
 # so a worker busy fanning out to thousands of sockets batches more.
 MIN_CORK_SECONDS = 0.002
 MAX_CORK_SECONDS = 0.025
-_cork_seconds = MIN_CORK_SECONDS
-
-_pending: dict[object, list[bytes]] = {}
-_flush_scheduled = False
 
 
-def write(transport, data: bytes) -> None:
-    """Queue ``data`` for ``transport``; it goes out within the cork window."""
-    global _flush_scheduled
-    chunks = _pending.get(transport)
+class _Cork:
+    """Frames waiting to share a send, per WebSocket protocol, for one event loop."""
+
+    __slots__ = ("pending", "sizes", "flush_scheduled", "seconds")
+
+    def __init__(self) -> None:
+        self.pending: dict[object, list[bytes]] = {}
+        self.sizes: dict[object, int] = {}
+        self.flush_scheduled = False
+        self.seconds = MIN_CORK_SECONDS
+
+
+_cork = PerLoop(_Cork).get
+
+
+def held_by_twisted(transport) -> int:
+    """Bytes Twisted holds for ``transport`` that the kernel has not taken yet."""
+    if isinstance(transport, tls.TLSMemoryBIOProtocol):
+        pending = sum(len(chunk) for chunk in transport._appSendBuffer)
+        return pending + held_by_twisted(transport.transport)
+    if isinstance(transport, tcp.Connection):
+        return len(transport.dataBuffer) - transport.offset + transport._tempDataLen
+    return 0
+
+
+def buffered(protocol) -> int:
+    """Bytes queued for ``protocol``'s peer and not yet handed to the kernel."""
+    transport = protocol.transport
+    corked = _cork().sizes.get(protocol, 0)
+    return corked + (held_by_twisted(transport) if transport is not None else 0)
+
+
+def write(protocol, data: bytes, limit: int) -> bool:
+    """Queue ``data`` for ``protocol``'s transport; it goes out within the cork window.
+
+    Returns False, queueing nothing, when the socket would then hold more than
+    ``limit`` unsent bytes (0: no limit).
+    """
+    cork = _cork()
+    if limit and buffered(protocol) + len(data) > limit:
+        return False
+    chunks = cork.pending.get(protocol)
     if chunks is None:
-        _pending[transport] = [data]
+        cork.pending[protocol] = [data]
+        cork.sizes[protocol] = len(data)
     else:
         chunks.append(data)
-    if not _flush_scheduled:
-        _flush_scheduled = True
-        asyncio.get_running_loop().call_later(_cork_seconds, flush)
+        cork.sizes[protocol] += len(data)
+    if not cork.flush_scheduled:
+        cork.flush_scheduled = True
+        asyncio.get_running_loop().call_later(cork.seconds, flush)
+    return True
 
 
 def flush() -> None:
-    global _flush_scheduled, _cork_seconds
-    _flush_scheduled = False
+    """Send every corked frame of this loop now (before a close frame, say)."""
+    cork = _cork()
+    cork.flush_scheduled = False
     started = time.perf_counter()
-    pending = list(_pending.items())
-    _pending.clear()
-    for transport, chunks in pending:
+    pending = list(cork.pending.items())
+    cork.pending.clear()
+    cork.sizes.clear()
+    for protocol, chunks in pending:
+        # Once the close frame is out (ours or autobahn's own 1002/1007/1009),
+        # nothing more may follow it.
+        if protocol.state != protocol.STATE_OPEN or protocol.transport is None:
+            continue
         data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         try:
-            _send(transport, data)
+            _send(protocol.transport, data)
         except Exception:
-            logger.exception("writing to %r failed", transport)
+            # Frames must not vanish from the middle of a stream: this socket
+            # is dropped and its client reconnects.
+            logger.exception("writing to %r failed; dropping the connection", protocol)
+            abort(protocol)
     spent = time.perf_counter() - started
-    _cork_seconds = min(MAX_CORK_SECONDS, max(MIN_CORK_SECONDS, 2 * spent))
+    cork.seconds = min(MAX_CORK_SECONDS, max(MIN_CORK_SECONDS, 2 * spent))
+
+
+def abort(protocol, last_words: bytes = b"") -> None:
+    """Drop ``protocol``'s connection now, discarding what is queued for it.
+
+    ``last_words`` (a close frame) is offered to the kernel first when nothing
+    is queued ahead of it; a peer that does not read gets no more than that.
+    """
+    cork = _cork()
+    cork.pending.pop(protocol, None)
+    cork.sizes.pop(protocol, None)
+    transport = protocol.transport
+    if transport is None:
+        return
+    if last_words and _is_plain_tcp(transport) and not held_by_twisted(transport):
+        try:
+            transport.socket.send(last_words)
+        except OSError:
+            pass
+    transport.abortConnection()
+
+
+def _is_plain_tcp(transport) -> bool:
+    # A TLS wrapper forwards attribute lookups (``TLS``, ``socket``) to the TCP
+    # transport under it, so only the type tells plaintext from TLS.
+    return isinstance(transport, tcp.Connection) and not transport.TLS
 
 
 def _send(transport, data: bytes) -> None:
     if not transport.connected or transport.disconnecting:
         return
-    if getattr(transport, "TLS", False) or transport._tempDataLen or transport.dataBuffer:
-        transport.write(data)  # keep order behind what Twisted already holds
+    if not _is_plain_tcp(transport) or held_by_twisted(transport):
+        transport.write(data)  # TLS, or keep order behind what Twisted already holds
         return
     try:
         sent = transport.socket.send(data)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import struct
 
 _FIN_TEXT = 0x81
+_FIN_CLOSE = 0x88
 
 
 def text_frame(payload: str) -> bytes:
@@ -22,3 +23,9 @@ def text_frame(payload: str) -> bytes:
     else:
         header = struct.pack("!BBQ", _FIN_TEXT, 127, size)
     return header + data
+
+
+def close_frame(code: int, reason: str = "") -> bytes:
+    """A close frame (opcode 8) with ``code`` and a short ``reason`` (under 124 bytes)."""
+    payload = struct.pack("!H", code) + reason.encode()[:123]
+    return struct.pack("!BB", _FIN_CLOSE, len(payload)) + payload

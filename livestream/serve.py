@@ -1,14 +1,18 @@
 """Run the service: one or more daphne workers on one listening socket.
 
     python -m livestream.serve [--host 127.0.0.1] [--port 8000] [--workers N]
+                               [--tls-cert cert.pem --tls-key key.pem]
 
 With several workers the launcher binds the socket once and every worker
 accepts from it (the kernel spreads connections), so N workers need no proxy
 on one machine; they share Redis and the database like workers on many
 machines would. The WebSocket frame limit comes from ``SOCKETIO_MAX_PAYLOAD``,
 so oversized frames are refused by the WebSocket layer (close code 1009)
-before they are buffered. SIGTERM shuts a worker down gracefully: see
-:mod:`gateway.shutdown`.
+before they are buffered. With a certificate and key (``--tls-cert``/``--tls-key``
+or ``TLS_CERT_FILE``/``TLS_KEY_FILE``; not SSL_CERT_FILE,
+which OpenSSL reads as its CA bundle) daphne serves TLS itself (https, wss) on
+that port, for one worker; several workers sit behind a TLS proxy. SIGTERM
+shuts a worker down gracefully: see :mod:`gateway.shutdown`.
 """
 
 from __future__ import annotations
@@ -36,8 +40,29 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--host", default=env_str("HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=env_int("PORT", 8000))
     parser.add_argument("--workers", type=int, default=env_int("WORKERS", 1, minimum=1))
+    parser.add_argument("--tls-cert", default=env_str("TLS_CERT_FILE", ""))
+    parser.add_argument("--tls-key", default=env_str("TLS_KEY_FILE", ""))
     parser.add_argument("--fd", type=int, help=argparse.SUPPRESS)  # set for workers
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if bool(args.tls_cert) != bool(args.tls_key):
+        parser.error("--tls-cert and --tls-key go together")
+    if args.tls_cert and args.workers > 1:
+        # Workers adopt an inherited plain socket; Twisted has no TLS endpoint for that.
+        parser.error("TLS is served by one worker; put several behind a TLS proxy")
+    return args
+
+
+def _escape(value: str) -> str:
+    """A value inside a Twisted endpoint string, where ``:`` and ``=`` separate fields."""
+    return value.replace("\\", "\\\\").replace(":", r"\:").replace("=", r"\=")
+
+
+def listen_endpoint(host: str, port: int, *, cert: str = "", key: str = "") -> str:
+    """The daphne (Twisted) endpoint string for ``host:port``, TLS when given a certificate."""
+    common = f"port={port}:interface={_escape(host.strip('[]'))}:backlog={BACKLOG}"
+    if cert:
+        return f"ssl:{common}:certKey={_escape(cert)}:privateKey={_escape(key)}"
+    return f"tcp:{common}"
 
 
 def run_worker(*, endpoints: list[str]) -> None:
@@ -127,8 +152,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.workers > 1:
         return supervise(args.host, args.port, args.workers)
-    host = args.host.strip("[]").replace(":", r"\:")
-    run_worker(endpoints=[f"tcp:port={args.port}:interface={host}:backlog={BACKLOG}"])
+    run_worker(
+        endpoints=[listen_endpoint(args.host, args.port, cert=args.tls_cert, key=args.tls_key)]
+    )
     return 0
 
 

@@ -218,6 +218,9 @@ SOCKETIO = {
     "EVENT_BURST": env_int("SOCKETIO_EVENT_BURST", 100, minimum=1),
     "MAX_CONNECTIONS_PER_USER": env_int("SOCKETIO_MAX_CONNECTIONS_PER_USER", 20),
     "MAX_STREAM_ROOMS": env_int("SOCKETIO_MAX_STREAM_ROOMS", 10),
+    # Bytes a socket may have queued for sending (a peer that does not read);
+    # over it the socket is dropped with 4008 "slow consumer".
+    "MAX_BUFFERED_BYTES": env_int("SOCKETIO_MAX_BUFFERED_BYTES", 4 * 1024 * 1024),
     # Chat messages per user, across sockets and processes: CHAT_RATE_MESSAGES per
     # CHAT_RATE_WINDOW_MS sustained, up to CHAT_RATE_BURST back to back.
     "CHAT_RATE_MESSAGES": env_int("SOCKETIO_CHAT_RATE_MESSAGES", 5),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
+from urllib.parse import urlsplit
 
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed
@@ -28,6 +30,27 @@ class RawSocket:
         assert first.startswith("0"), first
         raw.open_packet = json.loads(first[1:])
         return raw
+
+    @classmethod
+    async def open_slow(cls, server_url: str, receive_buffer: int = 4096) -> RawSocket:
+        """A client with a tiny TCP receive window, for :meth:`stop_reading` later.
+
+        The buffer is set before connecting, so the window the server sees is small.
+        WebSocket keepalive pings are off: a client that stops reading cannot answer them.
+        """
+        address = urlsplit(server_url)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+        sock.setblocking(False)
+        await asyncio.wait_for(
+            asyncio.get_running_loop().sock_connect(sock, (address.hostname, address.port)),
+            TIMEOUT,
+        )
+        return await cls.open(server_url, sock=sock, ping_interval=None, max_queue=4)
+
+    def stop_reading(self) -> None:
+        """Read nothing more from the socket: the server's frames pile up on its side."""
+        self.ws.transport.pause_reading()
 
     async def send(self, frame: str | bytes) -> None:
         await self.ws.send(frame)

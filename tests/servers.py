@@ -6,6 +6,7 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -25,28 +26,27 @@ def free_port() -> int:
 class DaphneServer:
     """The service (``python -m livestream.serve``) on a free port."""
 
-    def __init__(self, log_dir: Path, **env: str) -> None:
+    def __init__(self, log_dir: Path, *, tls: tuple[Path, Path] | None = None, **env: str) -> None:
         self.port = free_port()
+        self.tls = tls  # (certificate, key): serve https/wss
         self.env = child_env(**env)
         self.log_path = log_dir / f"daphne-{self.port}.log"
         self.process: subprocess.Popen | None = None
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 30) -> DaphneServer:
         log = open(self.log_path, "wb")  # noqa: SIM115 (lives as long as the process)
+        command = [sys.executable, "-m", "livestream.serve", "--host", "127.0.0.1"]
+        command += ["--port", str(self.port)]
+        if self.tls:
+            command += ["--tls-cert", str(self.tls[0]), "--tls-key", str(self.tls[1])]
+        # The test certificates are self-signed: readiness is all this checks.
+        insecure = ssl._create_unverified_context() if self.tls else None
         self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "livestream.serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-            ],
+            command,
             cwd=ROOT,
             env=self.env,
             stdout=log,
@@ -57,7 +57,9 @@ class DaphneServer:
             if self.process.poll() is not None:
                 raise RuntimeError(f"daphne exited early:\n{self.log()}")
             try:
-                with urllib.request.urlopen(f"{self.url}/admin/login/", timeout=2):
+                with urllib.request.urlopen(
+                    f"{self.url}/admin/login/", timeout=2, context=insecure
+                ):
                     return self
             except urllib.error.HTTPError:
                 return self  # answering at all is what we wait for

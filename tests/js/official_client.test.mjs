@@ -4,6 +4,8 @@
 // the users and streams, and passes them in the environment:
 //
 //   LIVESTREAM_URL      base URL of the running server, e.g. http://127.0.0.1:8123
+//                       (https://: a TLS server with a self-signed test certificate;
+//                       fetch is told by NODE_TLS_REJECT_UNAUTHORIZED=0)
 //   LIVESTREAM_FIXTURE  JSON: {
 //     badToken: string,
 //     users: {viewerA, viewerB, streamer, ...: {id, username, token}},
@@ -40,6 +42,7 @@ after(() => {
 function client(token, { auth = { token } } = {}) {
   const socket = io(URL, {
     transports: ["websocket"],
+    rejectUnauthorized: false, // the TLS run's certificate is self-signed
     auth,
     reconnection: false,
     forceNew: true,

@@ -1,12 +1,15 @@
 """The gateway against the official JS client (socket.io-client 4.8, pinned in package.json).
 
 The cases live in ``official_client.test.mjs`` and run under ``node --test``;
-this test creates their users and streams, hands them over in the environment
-and fails with node's output when any case fails.
+these tests create their users and streams, hand them over in the environment
+and fail with node's output when any case fails: once over ws:// and once over
+wss:// to daphne serving TLS itself.
 """
 
 from __future__ import annotations
 
+import datetime
+import ipaddress
 import json
 import os
 import shutil
@@ -67,9 +70,66 @@ def node() -> str:
 
 
 def test_official_js_client(node, server, make_user, make_stream, token_for):
-    viewer_a = make_user("js-viewer-a")
-    viewer_b = make_user("js-viewer-b")
-    streamer = make_user("js-streamer")
+    run_official_client(node, server, make_user, make_stream, token_for)
+
+
+def test_official_js_client_over_tls(
+    node, start_server, tmp_path, make_user, make_stream, token_for
+):
+    """The same cases over wss:// to daphne serving TLS itself (livestream.serve --tls-cert)."""
+    tls_server = start_server(tls=self_signed_certificate(tmp_path))
+    assert tls_server.url.startswith("https://")
+    run_official_client(
+        node,
+        tls_server,
+        make_user,
+        make_stream,
+        token_for,
+        NODE_TLS_REJECT_UNAUTHORIZED="0",  # fetch() to the self-signed server
+    )
+
+
+def self_signed_certificate(directory: Path) -> tuple[Path, Path]:
+    """A throwaway certificate for 127.0.0.1 and its key, as PEM files."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+def run_official_client(node, server, make_user, make_stream, token_for, **extra_env) -> None:
+    """Run official_client.test.mjs against ``server`` with fresh users and streams."""
+    viewer_a = make_user()
+    viewer_b = make_user()
+    streamer = make_user()
     users = {
         name: {"id": str(user.pk), "username": user.get_username(), "token": token_for(user)}
         for name, user in {"viewerA": viewer_a, "viewerB": viewer_b, "streamer": streamer}.items()
@@ -88,7 +148,7 @@ def test_official_js_client(node, server, make_user, make_stream, token_for):
         "python": sys.executable,
         "root": str(ROOT),
     }
-    env = child_env(LIVESTREAM_URL=server.url, LIVESTREAM_FIXTURE=json.dumps(fixture))
+    env = child_env(LIVESTREAM_URL=server.url, LIVESTREAM_FIXTURE=json.dumps(fixture), **extra_env)
 
     code, output = run(
         [node, "--test", "--test-reporter=spec", str(TEST_FILE)],
