@@ -123,9 +123,12 @@ async def _busy_room(server, connect, make_user, make_stream, token_for):
         assert (await reader.call("join_stream_room", join))["ok"]
     slow = await RawSocket.open_slow(server.url)
     assert (await slow.connect(token_for(make_user()))).startswith("40")
+    marks = [reader.mark() for reader in readers]
     await slow.send('42["join_stream_room",' + f'{{"streamId":"{stream_id}"}}]')
-    for reader in readers:
-        await reader.wait_for("viewer_count_updated", lambda d: d["count"] == len(readers) + 1)
+    for reader, mark in zip(readers, marks, strict=True):
+        await reader.wait_for(
+            "viewer_count_updated", lambda d: d["count"] == len(readers) + 1, after=mark
+        )
     return stream_id, readers, slow
 
 
