@@ -73,6 +73,8 @@ class RawSocket:
 
     async def closed(self, timeout: float = TIMEOUT) -> int | None:
         """Wait until the server closes the connection; its close code."""
+        # A paused transport (stop_reading) would never notice the connection end.
+        self.ws.transport.resume_reading()
 
         async def drain():
             while True:
