@@ -57,10 +57,17 @@ class BinaryNotSupported(ProtocolError):
     """A binary frame or binary packet: this gateway speaks text only."""
 
 
-def encode_open(sid: str, *, ping_interval: int, ping_timeout: int, max_payload: int) -> str:
+def encode_open(
+    sid: str,
+    *,
+    ping_interval: int,
+    ping_timeout: int,
+    max_payload: int,
+    upgrades: tuple[str, ...] = (),
+) -> str:
     data = {
         "sid": sid,
-        "upgrades": [],
+        "upgrades": list(upgrades),
         "pingInterval": ping_interval,
         "pingTimeout": ping_timeout,
         "maxPayload": max_payload,

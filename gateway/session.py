@@ -2,8 +2,8 @@
 
 The session owns what a connected client is to the server: its sid, the
 authenticated user, its rooms, the Engine.IO heartbeat and its lifecycle. A
-transport (today the WebSocket consumer; later long-polling) only moves text
-frames and closes.
+transport (WebSocket or long-polling, see :mod:`gateway.transports`) only
+moves text packets and closes; an upgrade swaps the transport under the session.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from gateway.settings import realtime_settings
 
 if TYPE_CHECKING:
     from gateway.auth import Identity
+    from gateway.broadcast import Broadcast
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +37,12 @@ CLOSE_INTERNAL_ERROR = 4011
 
 
 class Transport(Protocol):
+    upgrades: tuple[str, ...]  # what the OPEN packet offers to upgrade to
+
     async def send_text(self, frame: str) -> None: ...
+
+    def deliver(self, broadcast: Broadcast) -> bool:
+        """Take a room broadcast without awaiting; False if only send_text can."""
 
     async def close(self, code: int) -> None: ...
 
@@ -124,6 +130,7 @@ class Session:
                 ping_interval=conf.ping_interval_ms,
                 ping_timeout=conf.ping_timeout_ms,
                 max_payload=conf.max_payload,
+                upgrades=self.transport.upgrades,
             )
         )
         hub.get_hub().register(self)
@@ -219,12 +226,11 @@ class Session:
 
     # --- sending ------------------------------------------------------------
 
-    def write_wire(self, wire: bytes) -> bool:
-        """Write a ready-made WebSocket frame, if the transport can take one."""
+    def deliver(self, broadcast: Broadcast) -> bool:
+        """Hand a room broadcast to the transport; False if it must be sent."""
         if self.state is State.CLOSED:
             return True
-        write = getattr(self.transport, "write_wire", None)
-        return write is not None and write(wire)
+        return self.transport.deliver(broadcast)
 
     async def send_frame(self, frame: str) -> None:
         if self.state is not State.CLOSED:

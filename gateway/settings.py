@@ -15,6 +15,7 @@ class RealtimeSettings:
     ping_timeout_ms: int
     max_payload: int
     connect_timeout_ms: int
+    upgrade_timeout_ms: int
     count_coalesce_ms: int
     event_rate: int
     event_burst: int
@@ -29,6 +30,7 @@ def realtime_settings() -> RealtimeSettings:
         ping_timeout_ms=conf["PING_TIMEOUT_MS"],
         max_payload=conf["MAX_PAYLOAD"],
         connect_timeout_ms=conf["CONNECT_TIMEOUT_MS"],
+        upgrade_timeout_ms=conf["UPGRADE_TIMEOUT_MS"],
         count_coalesce_ms=conf["COUNT_COALESCE_MS"],
         event_rate=conf["EVENT_RATE"],
         event_burst=conf["EVENT_BURST"],

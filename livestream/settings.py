@@ -199,6 +199,8 @@ SOCKETIO = {
     "PING_TIMEOUT_MS": env_int("SOCKETIO_PING_TIMEOUT_MS", 20_000, minimum=1),
     "MAX_PAYLOAD": env_int("SOCKETIO_MAX_PAYLOAD", 1_000_000, minimum=1),
     "CONNECT_TIMEOUT_MS": env_int("SOCKETIO_CONNECT_TIMEOUT_MS", 45_000, minimum=1),
+    # A WebSocket probing to upgrade a long-polling session must send "5" within this.
+    "UPGRADE_TIMEOUT_MS": env_int("SOCKETIO_UPGRADE_TIMEOUT_MS", 10_000, minimum=1),
     # At most one viewer_count_updated per room per window (first and last always sent).
     "COUNT_COALESCE_MS": env_int("SOCKETIO_COUNT_COALESCE_MS", 500),
     # Limits (docs/events.md, "Limits"); 0 turns a limit off.

@@ -1,4 +1,6 @@
-"""The gateway against the official JS client (socket.io-client 4.8, pinned in package.json).
+"""The gateway against the official JS client (socket.io-client 4.8, pinned in package.json),
+in each of ``CLIENT_MODES``: WebSocket only, default options (long-polling, then
+the upgrade), long-polling only, and ``upgrade: false``.
 
 The cases live in ``official_client.test.mjs`` and run under ``node --test``;
 this test creates their users and streams, hands them over in the environment
@@ -66,10 +68,16 @@ def node() -> str:
     return node
 
 
-def test_official_js_client(node, server, make_user, make_stream, token_for):
-    viewer_a = make_user("js-viewer-a")
-    viewer_b = make_user("js-viewer-b")
-    streamer = make_user("js-streamer")
+# How the client is configured: WebSocket only, then what apps use by default
+# (long-polling and the upgrade), long-polling only, and no upgrade.
+CLIENT_MODES = ["websocket", "default", "polling", "no-upgrade"]
+
+
+@pytest.mark.parametrize("mode", CLIENT_MODES)
+def test_official_js_client(mode, node, server, make_user, make_stream, token_for):
+    viewer_a = make_user(f"js-{mode}-viewer-a")
+    viewer_b = make_user(f"js-{mode}-viewer-b")
+    streamer = make_user(f"js-{mode}-streamer")
     users = {
         name: {"id": str(user.pk), "username": user.get_username(), "token": token_for(user)}
         for name, user in {"viewerA": viewer_a, "viewerB": viewer_b, "streamer": streamer}.items()
@@ -88,7 +96,11 @@ def test_official_js_client(node, server, make_user, make_stream, token_for):
         "python": sys.executable,
         "root": str(ROOT),
     }
-    env = child_env(LIVESTREAM_URL=server.url, LIVESTREAM_FIXTURE=json.dumps(fixture))
+    env = child_env(
+        LIVESTREAM_URL=server.url,
+        LIVESTREAM_FIXTURE=json.dumps(fixture),
+        LIVESTREAM_CLIENT_MODE=mode,
+    )
 
     code, output = run(
         [node, "--test", "--test-reporter=spec", str(TEST_FILE)],

@@ -1,0 +1,114 @@
+"""What a client's Engine.IO packets mean, whichever transport carried them.
+
+Both transports hand each received text packet to :func:`receive`; the
+WebSocket transport one per frame, long-polling one per ``\\x1e``-separated
+packet of a POST. The errors a packet can cause close only its own session.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from gateway import auth, codec, events, limits
+from gateway.session import (
+    CLOSE_INTERNAL_ERROR,
+    CLOSE_PROTOCOL_ERROR,
+    CLOSE_UNSUPPORTED_DATA,
+    Session,
+    State,
+)
+
+logger = logging.getLogger(__name__)
+
+NAMESPACE = "/"
+INVALID_NAMESPACE = "Invalid namespace"
+SERVER_UNAVAILABLE = "Server unavailable, please try again"
+
+
+async def receive(session: Session, text: str) -> None:
+    """Handle one Engine.IO text packet; a bad one closes the session."""
+    if session.state is State.CLOSED:
+        return
+    try:
+        await receive_frame(session, text)
+    except codec.BinaryNotSupported as exc:
+        logger.debug("closing %s: %s", session.sid, exc)
+        await session.close(CLOSE_UNSUPPORTED_DATA)
+    except codec.ProtocolError as exc:
+        logger.debug("closing %s: %s", session.sid, exc)
+        await session.close(CLOSE_PROTOCOL_ERROR)
+    except Exception:
+        # A bug or a dependency failing outside any handler: this session
+        # alone is closed, cleanly, and the client may reconnect.
+        logger.exception("closing %s after an unexpected error", session.sid)
+        await session.close(CLOSE_INTERNAL_ERROR)
+
+
+async def receive_frame(session: Session, text: str) -> None:
+    kind, data = codec.decode_engineio(text)
+    if kind == codec.PONG:
+        session.pong()
+    elif kind == codec.MESSAGE:
+        await receive_packet(session, codec.decode_socketio(data))
+    elif kind == codec.PING:
+        await session.send_frame(codec.PONG_FRAME + data)
+    elif kind == codec.CLOSE:
+        await session.close()
+    elif kind == codec.OPEN:
+        raise codec.ProtocolError("clients do not send OPEN")
+    # UPGRADE and NOOP mean something only to the transports, which act on them.
+
+
+async def receive_packet(session: Session, packet) -> None:
+    namespace = packet.namespace or NAMESPACE
+    if packet.packet_type == codec.EVENT:
+        if session.state is not State.CONNECTED or namespace != NAMESPACE:
+            return
+        args = packet.data
+        if not isinstance(args, list) or not args or not isinstance(args[0], str):
+            raise codec.ProtocolError("an EVENT needs an array starting with its name")
+        payload = args[1] if len(args) > 1 else None
+        await events.dispatch(session, args[0], payload, packet.id)
+    elif packet.packet_type == codec.CONNECT:
+        await receive_connect(session, namespace, packet.data)
+    elif packet.packet_type == codec.DISCONNECT:
+        if namespace == NAMESPACE:
+            await session.close()
+    elif packet.packet_type in (codec.ACK, codec.CONNECT_ERROR):
+        return  # the server never asks clients for acks
+    else:
+        raise codec.ProtocolError(f"unexpected packet type {packet.packet_type}")
+
+
+async def receive_connect(session: Session, namespace: str, data) -> None:
+    # Another namespace is refused whatever the state: a client multiplexing
+    # namespaces asks for it after "/" is connected, which breaks nothing.
+    if namespace != NAMESPACE:
+        await session.send_frame(codec.encode_connect_error(INVALID_NAMESPACE, namespace))
+        return
+    if session.state is State.CONNECTED:
+        raise codec.ProtocolError("already connected")
+    if not await session.admit_event():
+        return  # CONNECT attempts share the event budget: no free token checks
+    try:
+        identity = await auth.authenticate(data)
+        admitted = identity is not None and await limits.acquire_connection(
+            identity.id, session.sid
+        )
+    except Exception:
+        # Database or Redis unavailable: refuse this attempt, keep the session.
+        logger.exception("could not authenticate %s", session.sid)
+        await session.send_frame(codec.encode_connect_error(SERVER_UNAVAILABLE))
+        return
+    if identity is None:
+        await session.send_frame(codec.encode_connect_error(auth.AUTHENTICATION_ERROR))
+        return
+    if not admitted:
+        await session.send_frame(codec.encode_connect_error(limits.TOO_MANY_CONNECTIONS))
+        return
+    if session.state is State.CLOSED:
+        # The client went away while we were checking; give back its slot.
+        await limits.release_connection(identity.id, session.sid)
+        return
+    session.connected(identity)
+    await session.send_frame(codec.encode_connect(session.sid))
