@@ -48,6 +48,14 @@ UNSUPPORTED_PROTOCOL_VERSION = (5, "Unsupported protocol version")
 registry: dict[str, PollingTransport] = {}
 
 
+def upgradable(sid: str) -> PollingTransport | None:
+    """The long-polling transport of session ``sid``, if it is open and not upgrading."""
+    transport = registry.get(sid)
+    if transport is None or transport._closing or transport._upgrading:
+        return None
+    return transport
+
+
 class PollingTransport:
     """The long-polling side of one session: a queue of text packets and the held GET."""
 

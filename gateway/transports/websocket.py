@@ -166,9 +166,9 @@ class EngineIOConsumer(AsyncConsumer):
     # --- upgrade of a long-polling session ------------------------------------
 
     async def _start_probe(self, sid: str) -> None:
-        transport = polling.registry.get(sid)
-        if transport is None or transport.session is None or transport.session.sid != sid:
-            # Unknown, closed or already upgraded: refused with HTTP 403.
+        transport = polling.upgradable(sid)
+        if transport is None:
+            # Unknown, closed, already upgraded or upgrading: refused with HTTP 403.
             await self.base_send({"type": "websocket.close", "code": CLOSE_PROTOCOL_ERROR})
             return
         await self.base_send({"type": "websocket.accept"})
