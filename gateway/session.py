@@ -78,8 +78,8 @@ class Session:
         "__weakref__",
     )
 
-    def __init__(self, transport: Transport) -> None:
-        self.sid = secrets.token_urlsafe(15)
+    def __init__(self, transport: Transport, *, sid: str | None = None) -> None:
+        self.sid = sid or secrets.token_urlsafe(15)
         self.transport = transport
         self.user: Identity | None = None
         self.state = State.AWAITING_CONNECT

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import secrets
 from urllib.parse import parse_qs
 
 from gateway import codec, engine
@@ -28,6 +29,7 @@ from gateway.session import (
     State,
 )
 from gateway.settings import realtime_settings
+from gateway.transports import forwarding
 
 logger = logging.getLogger(__name__)
 
@@ -146,7 +148,7 @@ class PollingTransport:
             return 400, _error_body(BAD_REQUEST)
         if not self._queue and not self._upgrading:
             waiter = self._waiter = asyncio.get_running_loop().create_future()
-            gone = asyncio.ensure_future(_disconnected(receive))
+            gone = asyncio.ensure_future(_disconnected(receive))  # never, when forwarded
             try:
                 await asyncio.wait((waiter, gone), return_when=asyncio.FIRST_COMPLETED)
             finally:
@@ -167,10 +169,9 @@ class PollingTransport:
                 self._forget()
         return 200, SEPARATOR.join(frames)
 
-    async def post(self, receive) -> tuple[int, str]:
-        """A POST: the client's packets, each handled like a WebSocket frame."""
+    async def post(self, body: bytes | None) -> tuple[int, str]:
+        """A POST's body (None: over the limit); each packet handled like a WebSocket frame."""
         session = self.session
-        body = await _read_body(receive, realtime_settings().max_payload)
         if body is None:
             await session.close(CLOSE_TOO_BIG)
             return 413, _error_body(BAD_REQUEST)
@@ -191,6 +192,8 @@ class PollingTransport:
 
 
 async def _disconnected(receive) -> None:
+    if receive is None:
+        await asyncio.Event().wait()  # a forwarded GET: the forwarding worker watches
     while (await receive())["type"] != "http.disconnect":
         pass
 
@@ -254,21 +257,37 @@ async def _handle(scope, receive, method: str) -> tuple[int, str]:
         if method != "GET":
             return 400, _error_body(BAD_HANDSHAKE_METHOD)
         return 200, await _open()
-    transport = registry.get(sid[0])
+    sid = sid[0]
+    if method not in ("GET", "POST"):
+        return 400, _error_body(BAD_REQUEST)
+    # None: over the limit (the owner closes the session and answers 413).
+    body = await _read_body(receive, realtime_settings().max_payload) if method == "POST" else b""
+    owner = forwarding.owner_of(sid)
+    if sid not in registry and owner is not None and owner != forwarding.get_inbox().channel:
+        answer = await forwarding.get_inbox().forward(
+            owner, {"method": method, "sid": sid, "body": body}
+        )
+        return answer if answer is not None else (400, _error_body(UNKNOWN_SID))
+    return await serve_local(method, sid, body, receive=receive)
+
+
+async def serve_local(method: str, sid: str, body: bytes | None, *, receive) -> tuple[int, str]:
+    """A GET or POST for a session of this process (``receive`` None when forwarded)."""
+    transport = registry.get(sid)
     if transport is None or transport.session is None:
         return 400, _error_body(UNKNOWN_SID)
     if method == "GET":
         return await transport.poll(receive)
-    if method == "POST":
-        if transport._closing:
-            return 400, _error_body(UNKNOWN_SID)
-        return await transport.post(receive)
-    return 400, _error_body(BAD_REQUEST)
+    if transport._closing:
+        return 400, _error_body(UNKNOWN_SID)
+    return await transport.post(body)
 
 
 async def _open() -> str:
+    owner = await forwarding.get_inbox().name()
     transport = PollingTransport()
-    session = transport.session = Session(transport)
+    sid = f"{owner}{forwarding.OWNER_SEPARATOR}{secrets.token_urlsafe(15)}"
+    session = transport.session = Session(transport, sid=sid)
     registry[session.sid] = transport
     await session.open()  # queues the OPEN packet
     return SEPARATOR.join(transport._take())
