@@ -15,8 +15,10 @@ import shutil
 import aiohttp
 import pytest
 from asgiref.sync import sync_to_async
+from websockets.asyncio.client import connect as ws_connect
+from websockets.exceptions import InvalidStatus
 
-from tests.raw import RawPolling
+from tests.raw import RawPolling, ws_url
 from tests.servers import ProxiedCluster
 from tests.sio import SERVER_DISCONNECT, Client
 
@@ -113,3 +115,21 @@ async def test_clients_through_nginx_to_two_workers(
         await seed_flow(cluster.url, make_user, make_stream, token_for, transports)
     finally:
         cluster.stop()
+
+
+async def test_an_upgrade_landing_on_another_worker_is_refused_and_polling_goes_on(
+    start_server, http, user, token_for
+):
+    owner, other = start_server(), start_server()
+    raw = await RawPolling.open(http, owner.url)
+    await raw.connect(token_for(user))
+    query = f"EIO=4&transport=websocket&sid={raw.sid}"
+    with pytest.raises(InvalidStatus):
+        await asyncio.wait_for(ws_connect(ws_url(other.url, query)), 5)
+    assert await on(other, raw).post("2a") == (200, "ok")
+    assert await raw.packets() == ["3a"]
+    # The same probe on the owner succeeds.
+    socket = await asyncio.wait_for(ws_connect(ws_url(owner.url, query)), 5)
+    await socket.send("2probe")
+    assert await asyncio.wait_for(socket.recv(), 5) == "3probe"
+    await socket.close()
