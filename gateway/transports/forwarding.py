@@ -79,7 +79,7 @@ class Inbox:
             self._waiting.pop(number, None)
 
     async def _receive_forever(self, layer, channel: str) -> None:
-        from gateway.transports import polling
+        from gateway.transports import polling, relay
 
         while True:
             try:
@@ -96,13 +96,24 @@ class Inbox:
                 if answer is not None and not answer.done():
                     answer.set_result((message["status"], message["body"]))
             elif kind == FORWARD:
-                self._spawn(self._serve(layer, polling, message))
+                self._spawn(self._serve(layer, polling, relay, message))
+            elif kind == relay.RELAY_IN:
+                self._spawn(relay.receive_in(message))  # in order: it takes a per-sid lock first
+            elif kind == relay.RELAY_OUT:
+                try:
+                    await relay.receive_out(message)  # inline, so frames keep their order
+                except Exception:
+                    logger.exception("relaying a frame to %s failed", message.get("sid"))
 
-    async def _serve(self, layer, polling, message: dict) -> None:
+    async def _serve(self, layer, polling, relay, message: dict) -> None:
         try:
-            status, body = await polling.serve_local(
-                message["method"], message["sid"], message.get("body"), receive=None
-            )
+            if message["method"] == relay.RELAY_OPEN:
+                accepted = await relay.accept(message["sid"], message["reply_to"])
+                status, body = (200 if accepted else 400), ""
+            else:
+                status, body = await polling.serve_local(
+                    message["method"], message["sid"], message.get("body"), receive=None
+                )
         except Exception:
             logger.exception("forwarded request for %s failed", message.get("sid"))
             status, body = 500, ""

@@ -3,24 +3,24 @@
 The consumer turns WebSocket frames into text packets for
 :func:`gateway.engine.receive` and text packets into WebSocket frames; what
 the session's events mean is up to the handlers the apps register. With
-``sid=`` in the query it upgrades a long-polling session of this process
-(``2probe`` → ``3probe``, then ``5``) and carries that session from then on.
+``sid=`` in the query it upgrades a long-polling session (``2probe`` →
+``3probe``, then ``5``, see :mod:`gateway.transports.upgrade`) and carries that
+session from then on: directly when this process owns it, otherwise relaying
+frames to and from the owner (:mod:`gateway.transports.relay`).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from urllib.parse import parse_qs
 
 from channels.consumer import AsyncConsumer
 from channels.exceptions import StopConsumer
 
-from gateway import codec, engine, wsframe
+from gateway import engine, wsframe
 from gateway import wire as wire_writer
 from gateway.origins import origin_allowed
 from gateway.session import (
-    CLOSE_NORMAL,
     CLOSE_POLICY_VIOLATION,
     CLOSE_PROTOCOL_ERROR,
     CLOSE_TOO_BIG,
@@ -29,12 +29,10 @@ from gateway.session import (
     State,
 )
 from gateway.settings import realtime_settings
-from gateway.transports import polling
+from gateway.transports import polling, relay
+from gateway.transports.upgrade import Probe
 
 logger = logging.getLogger(__name__)
-
-PROBE = "probe"
-UPGRADE_FRAME = str(codec.UPGRADE)
 
 
 def _daphne_protocol(send):
@@ -56,10 +54,11 @@ class EngineIOConsumer(AsyncConsumer):
 
     path = "/socket.io/"  # the Socket.IO clients' default path; others are refused
     upgrades = ()
-    # While probing an upgrade: the long-polling transport and its deadline.
-    # Class defaults, so a plain WebSocket carries no per-instance slots for them.
-    _probing: polling.PollingTransport | None = None
-    _probe_deadline: asyncio.TimerHandle | None = None
+    # While probing an upgrade of a polling session of this worker; or the sid
+    # of a session of another worker whose frames this WebSocket relays. Class
+    # defaults, so a plain WebSocket carries no per-instance slots for them.
+    _probe: Probe | None = None
+    _relayed: str | None = None
 
     async def __call__(self, scope, receive, send) -> None:
         # Unlike AsyncConsumer, no channel-layer channel per socket (room
@@ -137,16 +136,22 @@ class EngineIOConsumer(AsyncConsumer):
         await self.session.open()
 
     async def websocket_disconnect(self, message: dict) -> None:
-        if self._probing is not None:
-            self._probing.resume()  # a failed probe leaves the polling session as it was
-            self._end_probe()
+        if self._probe is not None:
+            self._probe.abandon()  # a failed probe leaves the polling session as it was
+        if self._relayed is not None:
+            await relay.gone(self._relayed)
         if self.session is not None:
             await self.session.close()
         raise StopConsumer()
 
     async def websocket_receive(self, message: dict) -> None:
-        if self._probing is not None:
-            await self._receive_probe(message.get("text"))
+        if self._probe is not None:
+            self.session = await self._probe.receive(message.get("text"))
+            if self.session is not None or not self._probe.pending:
+                self._probe = None
+            return
+        if self._relayed is not None:
+            await relay.send_in(self._relayed, message.get("text"))
             return
         session = self.session
         if session is None or session.state is State.CLOSED:
@@ -167,51 +172,15 @@ class EngineIOConsumer(AsyncConsumer):
 
     async def _start_probe(self, sid: str) -> None:
         transport = polling.upgradable(sid)
-        if transport is None:
+        if transport is not None:
+            await self.base_send({"type": "websocket.accept"})
+            self._probe = Probe(transport, self)
+        elif await relay.ask_owner(self, sid):
+            await self.base_send({"type": "websocket.accept"})
+            self._relayed = sid
+        else:
             # Unknown, closed, already upgraded or upgrading: refused with HTTP 403.
             await self.base_send({"type": "websocket.close", "code": CLOSE_PROTOCOL_ERROR})
-            return
-        await self.base_send({"type": "websocket.accept"})
-        self._probing = transport
-        timeout = realtime_settings().upgrade_timeout_ms / 1000
-        self._probe_deadline = asyncio.get_running_loop().call_later(
-            timeout, lambda: asyncio.ensure_future(self._probe_failed("upgrade timeout"))
-        )
-
-    async def _receive_probe(self, text: str | None) -> None:
-        transport = self._probing
-        session = transport.session
-        if session is None or session.state is State.CLOSED:
-            await self._probe_failed("the session closed")
-        elif text == codec.PING_FRAME + PROBE:
-            await self.send_text(codec.PONG_FRAME + PROBE)
-            transport.pause_for_upgrade()
-        elif text == UPGRADE_FRAME:
-            self._end_probe()
-            # Whatever the polling queue still holds goes first, then the
-            # session writes here: no frame twice, none out of order.
-            backlog = transport.hand_over()
-            self.session = session
-            session.transport = self
-            for frame in backlog:
-                await self.send_text(frame)
-        else:
-            await self._probe_failed(f"unexpected frame while probing: {text!r:.40}")
-
-    def _end_probe(self) -> None:
-        if self._probing is not None:
-            self._probing = None
-        if self._probe_deadline is not None:
-            self._probe_deadline.cancel()
-            self._probe_deadline = None
-
-    async def _probe_failed(self, reason: str) -> None:
-        if self._probing is None:
-            return
-        logger.debug("upgrade probe failed: %s", reason)
-        self._probing.resume()
-        self._end_probe()
-        await self.close(CLOSE_NORMAL)
 
 
 def _utf8_length(text: str) -> int:

@@ -18,6 +18,7 @@ from asgiref.sync import sync_to_async
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import InvalidStatus
 
+from notifications.services import notify
 from tests.raw import RawPolling, ws_url
 from tests.servers import ProxiedCluster
 from tests.sio import SERVER_DISCONNECT, Client
@@ -117,19 +118,36 @@ async def test_clients_through_nginx_to_two_workers(
         cluster.stop()
 
 
-async def test_an_upgrade_landing_on_another_worker_is_refused_and_polling_goes_on(
+async def test_an_upgrade_landing_on_another_worker_is_relayed_to_the_owner(
     start_server, http, user, token_for
 ):
     owner, other = start_server(), start_server()
     raw = await RawPolling.open(http, owner.url)
     await raw.connect(token_for(user))
     query = f"EIO=4&transport=websocket&sid={raw.sid}"
-    with pytest.raises(InvalidStatus):
-        await asyncio.wait_for(ws_connect(ws_url(other.url, query)), 5)
-    assert await on(other, raw).post("2a") == (200, "ok")
-    assert await raw.packets() == ["3a"]
-    # The same probe on the owner succeeds.
-    socket = await asyncio.wait_for(ws_connect(ws_url(owner.url, query)), 5)
+    socket = await asyncio.wait_for(ws_connect(ws_url(other.url, query)), 5)
     await socket.send("2probe")
     assert await asyncio.wait_for(socket.recv(), 5) == "3probe"
+    assert await raw.post("2a") == (200, "ok")  # queued on the owner for long-polling
+    await socket.send("5")
+    await socket.send("2b")
+    await socket.send('421["join_notification_room"]')
+    frames = [await asyncio.wait_for(socket.recv(), 5) for _ in range(4)]
+    assert frames[:2] == ["3a", "3b"]
+    room = f"notification:{user.pk}"
+    assert "431" + json.dumps([{"ok": True, "room": room}], separators=(",", ":")) in frames
+    status, body = await raw.get()  # the session left long-polling
+    assert (status, json.loads(body)["code"]) == (400, 1)
+    await sync_to_async(notify)(user, "follow", {"by": "carol"})
+    pushed = await asyncio.wait_for(socket.recv(), 5)
+    assert pushed.startswith('42["notification",'), pushed
     await socket.close()
+
+
+async def test_a_relayed_probe_on_a_closed_session_is_refused(start_server, http):
+    owner, other = start_server(), start_server()
+    raw = await RawPolling.open(http, owner.url)
+    assert await raw.post("1") == (200, "ok")
+    query = f"EIO=4&transport=websocket&sid={raw.sid}"
+    with pytest.raises(InvalidStatus):
+        await asyncio.wait_for(ws_connect(ws_url(other.url, query)), 5)
