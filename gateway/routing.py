@@ -12,7 +12,7 @@ from gateway.transports.websocket import EngineIOConsumer
 
 
 def websocket_application(scope, receive, send):
-    """ASGI application serving ``EngineIOConsumer.path`` ("/socket.io/")."""
+    """ASGI application serving the Socket.IO path (``PATHS``); others are refused."""
     return EngineIOConsumer()(scope, receive, send)
 
 

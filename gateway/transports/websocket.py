@@ -52,7 +52,6 @@ def _daphne_protocol(send):
 class EngineIOConsumer(AsyncConsumer):
     """One WebSocket connection carrying one Engine.IO session."""
 
-    path = "/socket.io/"  # the Socket.IO clients' default path; others are refused
     upgrades = ()
     # While probing an upgrade of a polling session of this worker; or the sid
     # of a session of another worker whose frames this WebSocket relays. Class
