@@ -2,21 +2,26 @@
 
 Both transports hand each received text packet to :func:`receive`; the
 WebSocket transport one per frame, long-polling one per ``\\x1e``-separated
-packet of a POST. The errors a packet can cause close only its own session.
+packet of a POST. Binary attachments (WebSocket binary frames, long-polling
+``b<base64>`` packets) go to :func:`receive_binary`. The errors a packet can
+cause close only its own session.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from gateway import auth, codec, events, limits
 from gateway.session import (
     CLOSE_INTERNAL_ERROR,
     CLOSE_PROTOCOL_ERROR,
+    CLOSE_TOO_BIG,
     CLOSE_UNSUPPORTED_DATA,
     Session,
     State,
 )
+from gateway.settings import realtime_settings
 
 logger = logging.getLogger(__name__)
 
@@ -27,10 +32,19 @@ SERVER_UNAVAILABLE = "Server unavailable, please try again"
 
 async def receive(session: Session, text: str) -> None:
     """Handle one Engine.IO text packet; a bad one closes the session."""
-    if session.state is State.CLOSED:
-        return
+    if session.state is not State.CLOSED:
+        await _guarded(session, receive_frame(session, text))
+
+
+async def receive_binary(session: Session, data: bytes | None) -> None:
+    """Handle one binary attachment; unexpected binary data closes the session."""
+    if session.state is not State.CLOSED:
+        await _guarded(session, _receive_attachment(session, data))
+
+
+async def _guarded(session: Session, handling) -> None:
     try:
-        await receive_frame(session, text)
+        await handling
     except codec.BinaryNotSupported as exc:
         logger.debug("closing %s: %s", session.sid, exc)
         await session.close(CLOSE_UNSUPPORTED_DATA)
@@ -45,11 +59,16 @@ async def receive(session: Session, text: str) -> None:
 
 
 async def receive_frame(session: Session, text: str) -> None:
+    if session.binary is not None:
+        raise codec.ProtocolError("a text packet while binary attachments are awaited")
     kind, data = codec.decode_engineio(text)
     if kind == codec.PONG:
         session.pong()
     elif kind == codec.MESSAGE:
-        await receive_packet(session, codec.decode_socketio(data))
+        if data[:1] in ("5", "6"):
+            _await_attachments(session, text)
+        else:
+            await receive_packet(session, codec.decode_socketio(data))
     elif kind == codec.PING:
         await session.send_frame(codec.PONG_FRAME + data)
     elif kind == codec.CLOSE:
@@ -57,6 +76,51 @@ async def receive_frame(session: Session, text: str) -> None:
     elif kind == codec.OPEN:
         raise codec.ProtocolError("clients do not send OPEN")
     # UPGRADE and NOOP mean something only to the transports, which act on them.
+
+
+class Attachments:
+    """A binary packet waiting for its attachments (at most ``codec.MAX_ATTACHMENTS``)."""
+
+    __slots__ = ("packet", "expected", "parts", "size", "deadline")
+
+    def __init__(self, packet, expected: int, size: int, deadline) -> None:
+        self.packet = packet
+        self.expected = expected
+        self.parts: list[bytes] = []
+        self.size = size
+        self.deadline = deadline
+
+
+def _await_attachments(session: Session, text: str) -> None:
+    packet, expected = codec.decode_binary_socketio(text[1:])
+    # Attachments that never come: the session is closed after pingTimeout.
+    timeout = realtime_settings().ping_timeout_ms / 1000
+    deadline = asyncio.get_running_loop().call_later(
+        timeout, session.expire, "binary attachments timed out"
+    )
+    session.binary = Attachments(packet, expected, len(text), deadline)
+
+
+async def _receive_attachment(session: Session, data: bytes | None) -> None:
+    pending = session.binary
+    if pending is None or data is None:
+        raise codec.BinaryNotSupported("binary data without a binary packet announcing it")
+    pending.size += len(data)
+    if pending.size > realtime_settings().max_payload:
+        pending.deadline.cancel()
+        await session.close(CLOSE_TOO_BIG)
+        return
+    pending.parts.append(data)
+    if len(pending.parts) < pending.expected:
+        return
+    session.binary = None
+    pending.deadline.cancel()
+    packet = pending.packet
+    packet.data = codec.fill_placeholders(packet.data, pending.parts)
+    if packet.packet_type == codec.BINARY_EVENT:
+        packet.packet_type = codec.EVENT
+        await receive_packet(session, packet)
+    # A BINARY_ACK is ignored like an ACK: the server never asks clients for acks.
 
 
 async def receive_packet(session: Session, packet) -> None:

@@ -75,6 +75,7 @@ class Session:
         "_connect_deadline",
         "_event_tokens",
         "_event_stamp",
+        "binary",
         "__weakref__",
     )
 
@@ -93,6 +94,8 @@ class Session:
         # The client's event budget: a token bucket, refilled as time passes.
         self._event_tokens = float(realtime_settings().event_burst)
         self._event_stamp = time.monotonic()
+        # A binary packet waiting for its attachments (gateway.engine.Attachments).
+        self.binary: Any = None
 
     def __repr__(self) -> str:
         return f"<Session {self.sid} {self.state.value}>"
@@ -219,6 +222,10 @@ class Session:
         self._pong_deadline.cancel()
         self._pong_deadline = None
         self._schedule_ping()
+
+    def expire(self, reason: str) -> None:
+        """Close the session from a timer (a deadline that passed)."""
+        self._expire(reason)
 
     def _expire(self, reason: str) -> None:
         logger.debug("closing %s: %s", self.sid, reason)

@@ -14,6 +14,8 @@ HTTP 400 with ``{"code": …, "message": …}``.
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import json
 import logging
 import secrets
@@ -184,10 +186,15 @@ class PollingTransport:
             if session.state is State.CLOSED:
                 break
             if packet.startswith("b"):
-                # Base64 binary packets: this gateway speaks text only.
-                await session.close(CLOSE_UNSUPPORTED_DATA)
-                break
-            await engine.receive(session, packet)
+                # A binary attachment, base64 over long-polling.
+                try:
+                    data = base64.b64decode(packet[1:], validate=True)
+                except binascii.Error:
+                    await session.close(CLOSE_UNSUPPORTED_DATA)
+                    break
+                await engine.receive_binary(session, data)
+            else:
+                await engine.receive(session, packet)
         return 200, "ok"
 
 

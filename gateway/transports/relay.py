@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from channels.layers import get_channel_layer
 
 from gateway import engine
-from gateway.session import CLOSE_UNSUPPORTED_DATA, Session
+from gateway.session import Session
 from gateway.transports import forwarding, polling
 from gateway.transports.upgrade import Probe
 
@@ -97,9 +97,10 @@ async def ask_owner(consumer: EngineIOConsumer, sid: str) -> bool:
     return True
 
 
-async def send_in(sid: str, text: str | None) -> None:
+async def send_in(sid: str, text: str | None, data: bytes | None = None) -> None:
     owner = forwarding.owner_of(sid)
-    await get_channel_layer().send(owner, {"type": RELAY_IN, "sid": sid, "text": text})
+    message = {"type": RELAY_IN, "sid": sid, "text": text, "bytes": data}
+    await get_channel_layer().send(owner, message)
 
 
 async def gone(sid: str) -> None:
@@ -149,6 +150,6 @@ async def receive_in(message: dict) -> None:
         if relayed.session is None:
             relayed.session = await relayed.probe.receive(text)
         elif text is None:
-            await relayed.session.close(CLOSE_UNSUPPORTED_DATA)
+            await engine.receive_binary(relayed.session, message.get("bytes"))
         else:
             await engine.receive(relayed.session, text)

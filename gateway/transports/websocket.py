@@ -24,7 +24,6 @@ from gateway.session import (
     CLOSE_POLICY_VIOLATION,
     CLOSE_PROTOCOL_ERROR,
     CLOSE_TOO_BIG,
-    CLOSE_UNSUPPORTED_DATA,
     Session,
     State,
 )
@@ -150,14 +149,14 @@ class EngineIOConsumer(AsyncConsumer):
                 self._probe = None
             return
         if self._relayed is not None:
-            await relay.send_in(self._relayed, message.get("text"))
+            await relay.send_in(self._relayed, message.get("text"), message.get("bytes"))
             return
         session = self.session
         if session is None or session.state is State.CLOSED:
             return
         text = message.get("text")
         if text is None:
-            await session.close(CLOSE_UNSUPPORTED_DATA)
+            await engine.receive_binary(session, message.get("bytes"))
             return
         limit = realtime_settings().max_payload
         if len(text) > limit or (len(text) * 4 > limit and _utf8_length(text) > limit):
