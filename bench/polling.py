@@ -1,13 +1,17 @@
-"""KB per idle long-polling client, next to S4's figure for idle WebSocket connections.
+"""Long-polling figures next to the WebSocket ones: S1 over polling-then-upgrade, idle KB.
 
-    python bench/polling_idle.py --clients 1000
+    python bench/polling.py idle --clients 1000      # KB per idle long-polling client
+    python bench/polling.py connect --clients 3000   # S1: connects over polling, then upgrade
 
-Starts our server (``python -m livestream.serve``, the bench environment and data dir),
-opens one warm-up client, reads the RSS of the worker and its embedded redis-server,
-then opens N clients: handshake, Socket.IO CONNECT with a token, and a GET held open
-(each answering PINGs, like an idle browser tab). After they settle it reads the RSS
-again and prints (after - before) / N. Everything talks to 127.0.0.1; every wait has
-a timeout; the server is stopped in ``finally``.
+Starts our server (``python -m livestream.serve``, the bench environment and data dir).
+``idle`` opens one warm-up client, reads the RSS of the worker and its embedded
+redis-server, then opens N clients: handshake, Socket.IO CONNECT with a token, and a GET
+held open (each answering PINGs, like an idle browser tab); after they settle it reads
+the RSS again and prints (after - before) / N. ``connect`` runs N clients the way a
+default official client connects (handshake GET, CONNECT POST, GET for ``40``, then the
+WebSocket probe ``2probe``/``3probe``/``5``), at most 200 in flight like S1, and prints
+the wall time until the last upgrade. Everything talks to 127.0.0.1; every wait has a
+timeout; the server is stopped in ``finally``.
 """
 
 from __future__ import annotations
@@ -53,6 +57,39 @@ class Idle:
                 return
             if "2" in packets:
                 await self.post("3")
+
+    async def upgrade(self) -> None:
+        ws_url = self.url.replace("http://", "ws://").replace(
+            "transport=polling", "transport=websocket"
+        )
+        async with self.http.ws_connect(ws_url) as ws:
+            await ws.send_str("2probe")
+            assert (await ws.receive_str()) == "3probe"
+            await ws.send_str("5")
+            await ws.close()
+
+
+async def connect_run(port: int, tokens: list[str], clients: int) -> dict:
+    base = f"http://127.0.0.1:{port}/socket.io/"
+    connector = aiohttp.TCPConnector(limit=0)
+    gate = asyncio.Semaphore(200)
+    failures = 0
+    async with aiohttp.ClientSession(connector=connector) as http:
+
+        async def one(index: int) -> None:
+            nonlocal failures
+            client = Idle(http, base)
+            async with gate:
+                try:
+                    await asyncio.wait_for(client.open(tokens[index % len(tokens)]), TIMEOUT)
+                    await asyncio.wait_for(client.upgrade(), TIMEOUT)
+                except (TimeoutError, aiohttp.ClientError, OSError, AssertionError):
+                    failures += 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(one(i) for i in range(clients)))
+        seconds = time.perf_counter() - started
+    return {"clients": clients, "failed": failures, "seconds": round(seconds, 2)}
 
 
 def rss_kb(server: ServerProcesses) -> float:
@@ -105,6 +142,7 @@ def _server_pids(port: int) -> list[int]:
 def main() -> None:
     global _server_process
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("scenario", choices=["idle", "connect"])
     parser.add_argument("--clients", type=int, default=1000)
     parser.add_argument("--port", type=int, default=8391)
     args = parser.parse_args()
@@ -127,7 +165,8 @@ def main() -> None:
                 break
             except OSError:
                 time.sleep(0.2)
-        result = asyncio.run(measure(args.port, fixture["tokens"], args.clients))
+        run = measure if args.scenario == "idle" else connect_run
+        result = asyncio.run(run(args.port, fixture["tokens"], args.clients))
         print(json.dumps(result, indent=2))
     finally:
         _server_process.terminate()
