@@ -232,6 +232,13 @@ test("(b) two clients join a live stream and chat", { timeout: 30_000 }, async (
   assert.equal(indexOf(a, "message_error"), -1, describeInbox(a));
   assert.equal(indexOf(a, "room_join_error"), -1, describeInbox(a));
   await onFinalTransport(a);
+
+  // A Buffer is sent as a binary packet with an attachment (base64 over long-polling).
+  const binary = await a
+    .timeout(WAIT_MS)
+    .emitWithAck("chat_message", { streamId, message: Buffer.from([0, 255, 1]) });
+  assert.deepEqual(binary, { ok: false, message: "Invalid message payload" });
+  assert.equal(a.connected, true, "a binary payload keeps the socket");
 });
 
 /** The socket opened on the mode's first transport and (only by default) upgraded. */
