@@ -21,7 +21,8 @@ INVALID_PAYLOAD = "Invalid message payload"
 
 @events.on("chat_message", error_event="message_error")
 async def chat_message(session: Session, payload: Any) -> dict:
-    if not isinstance(payload, dict):
+    if not isinstance(payload, dict) or any(isinstance(v, bytes) for v in payload.values()):
+        # Binary content (a Buffer or Blob sent by the client) is not a chat message.
         raise EventError(INVALID_PAYLOAD)
     stream_id = parse_stream_id(payload)
     try:

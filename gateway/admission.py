@@ -32,7 +32,10 @@ logger = logging.getLogger(__name__)
 MAX_PING_PAYLOAD = 16
 
 _PING, _PONG, _MESSAGE = str(codec.PING), str(codec.PONG), str(codec.MESSAGE)
-_CONNECT, _EVENT = str(codec.CONNECT), str(codec.EVENT)
+_CONNECT = str(codec.CONNECT)
+# Events (text or binary) mean nothing before CONNECT; a binary one's attachments
+# that follow then close the socket as unannounced binary data.
+_EVENTS = (str(codec.EVENT), str(codec.BINARY_EVENT))
 _IGNORED_PACKETS = (str(codec.ACK), str(codec.CONNECT_ERROR))
 # Engine.IO packets that mean nothing before CONNECT on a WebSocket session.
 # Hook for the polling transport: its upgrade probe ("2probe", then "5")
@@ -67,7 +70,7 @@ async def admit_frame(session: Session, frame: str) -> bool:
         return await session.admit_event()
     if kind == _MESSAGE:
         packet = frame[1:2]
-        if packet in _IGNORED_PACKETS or (packet == _EVENT and not connected):
+        if packet in _IGNORED_PACKETS or (packet in _EVENTS and not connected):
             await session.admit_event()
             return False
         return True

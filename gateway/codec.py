@@ -64,10 +64,17 @@ class BinaryNotSupported(ProtocolError):
     """A binary frame or binary packet: this gateway speaks text only."""
 
 
-def encode_open(sid: str, *, ping_interval: int, ping_timeout: int, max_payload: int) -> str:
+def encode_open(
+    sid: str,
+    *,
+    ping_interval: int,
+    ping_timeout: int,
+    max_payload: int,
+    upgrades: tuple[str, ...] = (),
+) -> str:
     data = {
         "sid": sid,
-        "upgrades": [],
+        "upgrades": list(upgrades),
         "pingInterval": ping_interval,
         "pingTimeout": ping_timeout,
         "maxPayload": max_payload,
@@ -141,6 +148,40 @@ def decode_socketio(data: str) -> sio.Packet:
         id=ack_id,
         binary=False,
     )
+
+
+# BINARY_EVENT / BINARY_ACK: "<5|6><attachments>-" then what an EVENT / ACK
+# carries, with {"_placeholder":true,"num":i} where attachment i goes.
+MAX_ATTACHMENTS = 10
+_BINARY_HEADER = re.compile(r"([56])([0-9]{1,3})-")
+
+
+def decode_binary_socketio(data: str) -> tuple[sio.Packet, int]:
+    """A BINARY_EVENT or BINARY_ACK header packet and how many attachments follow."""
+    header = _BINARY_HEADER.match(data)
+    if header is None:
+        raise ProtocolError("malformed binary packet header")
+    attachments = int(header[2])
+    if not 0 < attachments <= MAX_ATTACHMENTS:
+        raise ProtocolError(f"binary packets carry 1 to {MAX_ATTACHMENTS} attachments")
+    plain = EVENT if header[1] == str(BINARY_EVENT) else ACK
+    packet = decode_socketio(str(plain) + data[header.end() :])
+    packet.packet_type = int(header[1])
+    return packet, attachments
+
+
+def fill_placeholders(data: object, attachments: list[bytes]) -> object:
+    """``data`` with each attachment placeholder replaced by its bytes."""
+    if isinstance(data, list):
+        return [fill_placeholders(item, attachments) for item in data]
+    if isinstance(data, dict):
+        if data.get("_placeholder") is True:
+            num = data.get("num")
+            if type(num) is not int or not 0 <= num < len(attachments):
+                raise ProtocolError("attachment placeholder out of range")
+            return attachments[num]
+        return {key: fill_placeholders(value, attachments) for key, value in data.items()}
+    return data
 
 
 def _loads(text: str) -> object:

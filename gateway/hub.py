@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from channels.layers import get_channel_layer
 
-from gateway import wsframe
+from gateway.broadcast import Broadcast
 from gateway.rooms import ROOM_EMIT, group_name
 from livestream.loops import PerLoop
 
@@ -136,15 +136,14 @@ class Hub:
         members = self.rooms.get(room)
         if not members:
             return
-        frame = message["frame"]
-        wire = wsframe.text_frame(frame)  # framed once for every local socket
+        broadcast = Broadcast(message["frame"])  # each form built once for all sockets
         skip = message.get("skip")
         for session in list(members):
             if session.sid == skip:
                 continue
             try:
-                if not session.write_wire(wire):
-                    await session.send_frame(frame)
+                if not session.deliver(broadcast):
+                    await session.send_frame(broadcast.text)
             except Exception:
                 logger.exception("delivery to %s failed", session.sid)
         if message.get("disconnect"):

@@ -1,4 +1,4 @@
-"""Which browser origins may open a WebSocket: ``settings.ALLOWED_ORIGINS``.
+"""Which browser origins may open a session: ``settings.ALLOWED_ORIGINS``.
 
 A pattern is an origin (``https://app.example.com``), the same with ``:*`` for
 any port (``http://localhost:*``), or ``*`` for every origin. Matching ignores
@@ -31,9 +31,15 @@ def origin_matches(origin: str, patterns: Iterable[str]) -> bool:
     return False
 
 
-def origin_allowed(headers: Iterable[tuple[bytes, bytes]]) -> bool:
-    """Whether an ASGI scope's headers may open a WebSocket here."""
+def request_origin(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
+    """The Origin header of an ASGI scope's headers, if there is one."""
     for name, value in headers:
         if name.lower() == b"origin":
-            return origin_matches(value.decode("latin-1"), settings.ALLOWED_ORIGINS)
-    return True
+            return value.decode("latin-1")
+    return None
+
+
+def origin_allowed(headers: Iterable[tuple[bytes, bytes]]) -> bool:
+    """Whether an ASGI scope's headers may open a session here (WebSocket or polling)."""
+    origin = request_origin(headers)
+    return origin is None or origin_matches(origin, settings.ALLOWED_ORIGINS)

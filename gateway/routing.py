@@ -1,14 +1,27 @@
-"""The WebSocket side of the ASGI application: the Socket.IO endpoint.
+"""The gateway's ASGI applications: the Socket.IO endpoint over both transports.
 
-There is one endpoint, so the consumer checks the path itself instead of going
-through Channels' URLRouter, and the application returns the consumer's
-coroutine instead of awaiting it: a copied scope and two suspended call frames
-would otherwise stay alive for every open connection (about 2.5 KB each).
+There is one endpoint, so the WebSocket consumer checks the path itself
+instead of going through Channels' URLRouter, and the application returns the
+consumer's coroutine instead of awaiting it: a copied scope and two suspended
+call frames would otherwise stay alive for every open connection (about 2.5 KB
+each). HTTP requests to the endpoint are long-polling; others go to Django.
 """
 
-from gateway.consumer import EngineIOConsumer
+from gateway.transports.polling import PATHS, polling_application
+from gateway.transports.websocket import EngineIOConsumer
 
 
 def websocket_application(scope, receive, send):
-    """ASGI application serving ``EngineIOConsumer.path`` ("/socket.io/")."""
+    """ASGI application serving the Socket.IO path (``PATHS``); others are refused."""
     return EngineIOConsumer()(scope, receive, send)
+
+
+def http_application(django_app):
+    """ASGI HTTP application: long-polling on the Socket.IO path, Django elsewhere."""
+
+    def application(scope, receive, send):
+        if scope.get("path") in PATHS:
+            return polling_application(scope, receive, send)
+        return django_app(scope, receive, send)
+
+    return application

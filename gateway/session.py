@@ -2,8 +2,8 @@
 
 The session owns what a connected client is to the server: its sid, the
 authenticated user, its rooms, the Engine.IO heartbeat and its lifecycle. A
-transport (today the WebSocket consumer; later long-polling) only moves text
-frames and closes.
+transport (WebSocket or long-polling, see :mod:`gateway.transports`) only
+moves text packets and closes; an upgrade swaps the transport under the session.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from gateway.settings import realtime_settings
 
 if TYPE_CHECKING:
     from gateway.auth import Identity
+    from gateway.broadcast import Broadcast
     from gateway.pending import PendingSlot
 
 logger = logging.getLogger(__name__)
@@ -39,7 +40,12 @@ CLOSE_INTERNAL_ERROR = 4011
 
 
 class Transport(Protocol):
+    upgrades: tuple[str, ...]  # what the OPEN packet offers to upgrade to
+
     async def send_text(self, frame: str) -> None: ...
+
+    def deliver(self, broadcast: Broadcast) -> bool:
+        """Take a room broadcast without awaiting; False if only send_text can."""
 
     async def close(self, code: int) -> None: ...
 
@@ -74,11 +80,14 @@ class Session:
         "_event_tokens",
         "_event_stamp",
         "_pending",
+        "binary",
         "__weakref__",
     )
 
-    def __init__(self, transport: Transport, pending: PendingSlot | None = None) -> None:
-        self.sid = secrets.token_urlsafe(15)
+    def __init__(
+        self, transport: Transport, *, sid: str | None = None, pending: PendingSlot | None = None
+    ) -> None:
+        self.sid = sid or secrets.token_urlsafe(15)
         self.transport = transport
         self.user: Identity | None = None
         self.state = State.AWAITING_CONNECT
@@ -95,6 +104,8 @@ class Session:
         self._event_stamp = time.monotonic()
         # This socket's place among its address's unauthenticated sockets.
         self._pending = pending
+        # A binary packet waiting for its attachments (gateway.engine.Attachments).
+        self.binary: Any = None
 
     def __repr__(self) -> str:
         return f"<Session {self.sid} {self.state.value}>"
@@ -132,6 +143,7 @@ class Session:
                 ping_interval=conf.ping_interval_ms,
                 ping_timeout=conf.ping_timeout_ms,
                 max_payload=conf.max_payload,
+                upgrades=self.transport.upgrades,
             )
         )
         hub.get_hub().register(self)
@@ -243,18 +255,21 @@ class Session:
         self._pong_deadline = None
         self._schedule_ping()
 
+    def expire(self, reason: str) -> None:
+        """Close the session from a timer (a deadline that passed)."""
+        self._expire(reason)
+
     def _expire(self, reason: str) -> None:
         logger.debug("closing %s: %s", self.sid, reason)
         _spawn(self.close(CLOSE_NORMAL))
 
     # --- sending ------------------------------------------------------------
 
-    def write_wire(self, wire: bytes) -> bool:
-        """Write a ready-made WebSocket frame, if the transport can take one."""
+    def deliver(self, broadcast: Broadcast) -> bool:
+        """Hand a room broadcast to the transport; False if it must be sent."""
         if self.state is State.CLOSED:
             return True
-        write = getattr(self.transport, "write_wire", None)
-        return write is not None and write(wire)
+        return self.transport.deliver(broadcast)
 
     async def send_frame(self, frame: str) -> None:
         if self.state is not State.CLOSED:

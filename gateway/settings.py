@@ -17,6 +17,7 @@ class RealtimeSettings:
     connect_timeout_ms: int
     max_connect_frame: int
     max_pending_per_ip: int
+    upgrade_timeout_ms: int
     count_coalesce_ms: int
     event_rate: int
     event_burst: int
@@ -34,6 +35,7 @@ def realtime_settings() -> RealtimeSettings:
         connect_timeout_ms=conf["CONNECT_TIMEOUT_MS"],
         max_connect_frame=conf["MAX_CONNECT_FRAME"],
         max_pending_per_ip=conf["MAX_PENDING_PER_IP"],
+        upgrade_timeout_ms=conf["UPGRADE_TIMEOUT_MS"],
         count_coalesce_ms=conf["COUNT_COALESCE_MS"],
         event_rate=conf["EVENT_RATE"],
         event_burst=conf["EVENT_BURST"],

@@ -1,4 +1,5 @@
-"""ASGI entry point: HTTP goes to Django, WebSocket to the realtime gateway."""
+"""ASGI entry point: the Socket.IO endpoint (WebSocket and long-polling) to the
+realtime gateway, every other HTTP request to Django."""
 
 import os
 
@@ -9,11 +10,11 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter  # noqa: E402
 
-from gateway.routing import websocket_application  # noqa: E402
+from gateway.routing import http_application, websocket_application  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": http_application(django_asgi_app),
         "websocket": websocket_application,
     }
 )

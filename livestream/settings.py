@@ -210,6 +210,8 @@ SOCKETIO = {
     "CONNECT_TIMEOUT_MS": env_int("SOCKETIO_CONNECT_TIMEOUT_MS", 10_000, minimum=1),
     "MAX_CONNECT_FRAME": env_int("SOCKETIO_MAX_CONNECT_FRAME", 8_192, minimum=64),
     "MAX_PENDING_PER_IP": env_int("SOCKETIO_MAX_PENDING_PER_IP", 20),
+    # A WebSocket probing to upgrade a long-polling session must send "5" within this.
+    "UPGRADE_TIMEOUT_MS": env_int("SOCKETIO_UPGRADE_TIMEOUT_MS", 10_000, minimum=1),
     # At most one viewer_count_updated per room per window (first and last always sent).
     "COUNT_COALESCE_MS": env_int("SOCKETIO_COUNT_COALESCE_MS", 500),
     # Limits (docs/events.md, "Limits"); 0 turns a limit off.

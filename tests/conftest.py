@@ -130,8 +130,10 @@ async def connect(token_for):
     """Connect official python-socketio clients: ``await connect(server, user)``."""
     clients: list[Client] = []
 
-    async def make(server, user=None, *, token: str | None = None) -> Client:
-        client = Client(server.url)
+    async def make(
+        server, user=None, *, token: str | None = None, transports=("websocket",)
+    ) -> Client:
+        client = Client(server.url, transports=transports)
         clients.append(client)
         return await client.connect(token if user is None else token_for(user))
 

@@ -98,3 +98,61 @@ class RawSocket:
 
     async def close(self) -> None:
         await self.ws.close()
+
+
+class RawPolling:
+    """A raw Engine.IO long-polling client (aiohttp), for tests of the HTTP transport."""
+
+    SEPARATOR = "\x1e"
+
+    def __init__(self, http, server_url: str, query: str = "EIO=4&transport=polling") -> None:
+        self.http = http
+        self.url = f"{server_url}/socket.io/?{query}"
+        self.sid: str | None = None
+        self.open_packet: dict | None = None
+
+    @classmethod
+    async def open(cls, http, server_url: str, **headers: str) -> RawPolling:
+        raw = cls(http, server_url)
+        status, body = await raw.request("GET", raw.url, headers=headers)
+        assert status == 200 and body.startswith("0"), (status, body)
+        raw.open_packet = json.loads(body[1:])
+        raw.sid = raw.open_packet["sid"]
+        raw.url += f"&sid={raw.sid}"
+        return raw
+
+    async def request(self, method: str, url: str | None = None, data=None, headers=None):
+        async def go():
+            async with self.http.request(
+                method, url or self.url, data=data, headers=headers
+            ) as response:
+                return response.status, await response.text()
+
+        return await asyncio.wait_for(go(), TIMEOUT)
+
+    async def get(self) -> tuple[int, str]:
+        return await self.request("GET")
+
+    async def packets(self) -> list[str]:
+        """One long-poll's packets (a 200 is expected)."""
+        status, body = await self.get()
+        assert status == 200, (status, body)
+        return body.split(self.SEPARATOR)
+
+    async def post(self, *packets: str | bytes) -> tuple[int, str]:
+        if len(packets) == 1 and isinstance(packets[0], bytes):
+            return await self.request("POST", data=packets[0])
+        return await self.request("POST", data=self.SEPARATOR.join(packets).encode())
+
+    async def connect(self, token: str | None) -> list[str]:
+        assert await self.post("40" + json.dumps({"token": token})) == (200, "ok")
+        return await self.packets()
+
+    async def until_closed(self, polls: int = 5) -> list[str]:
+        """GET until the server's CLOSE (``1``); every packet received on the way."""
+        received: list[str] = []
+        for _ in range(polls):
+            received += await self.packets()
+            if received[-1] == "1":
+                return received
+        raise AssertionError(f"no CLOSE within {polls} polls: {received}")

@@ -16,8 +16,10 @@ SERVER_DISCONNECT = socketio.AsyncClient.reason.SERVER_DISCONNECT
 class Client:
     """An official python-socketio AsyncClient plus an inbox of received events."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, transports: list[str] | None = ("websocket",)) -> None:
         self.url = url
+        # None: the client's defaults (long-polling first, then the upgrade).
+        self.transports = list(transports) if transports else None
         self.sio = socketio.AsyncClient(reconnection=False)
         self.events: list[tuple[str, Any]] = []
         self.disconnect_reasons: list[str] = []
@@ -41,7 +43,7 @@ class Client:
     async def connect(self, token: str | None, **kwargs) -> Client:
         auth = {"token": token} if token is not None else None
         await self.sio.connect(
-            self.url, transports=["websocket"], auth=auth, wait_timeout=DEFAULT_TIMEOUT, **kwargs
+            self.url, transports=self.transports, auth=auth, wait_timeout=DEFAULT_TIMEOUT, **kwargs
         )
         return self
 

@@ -14,11 +14,16 @@ from gateway.session import Session, State
 class GoneTransport:
     """A WebSocket whose peer has just closed: sending raises, as daphne does."""
 
+    upgrades = ()
+
     def __init__(self) -> None:
         self.closed_with: int | None = None
 
     async def send_text(self, frame: str) -> None:
         raise ConnectionError("Attempt to send on a closed protocol")
+
+    def deliver(self, broadcast) -> bool:
+        return False
 
     async def close(self, code: int) -> None:
         self.closed_with = code
@@ -29,6 +34,9 @@ class FakeSession:
         self.sid, self.gone = sid, gone
         self.rooms = {"room"}
         self.disconnected = False
+
+    def deliver(self, broadcast) -> bool:
+        return False
 
     async def send_frame(self, frame: str) -> None:
         if self.gone:

@@ -1,6 +1,6 @@
 """The Twisted, autobahn and daphne internals the fast write path relies on.
 
-gateway/wire.py and gateway/consumer.py reach below the public APIs (pinned in
+gateway/wire.py and gateway/transports/websocket.py reach below the public APIs (pinned in
 requirements.txt). When an upgrade moves any of these, this fails loudly
 instead of the server writing garbage or losing its bound on unsent bytes.
 """
@@ -16,7 +16,7 @@ from twisted.internet import tcp
 from twisted.protocols import policies, tls
 
 from gateway import wire
-from gateway.consumer import _daphne_protocol
+from gateway.transports.websocket import _daphne_protocol
 
 
 def test_a_twisted_tcp_transport_exposes_its_socket_and_buffers(twisted_tcp):

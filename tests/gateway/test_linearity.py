@@ -22,8 +22,8 @@ import pytest
 
 from gateway import events, limits
 from gateway.auth import Identity
-from gateway.consumer import EngineIOConsumer
 from gateway.session import Session, State
+from gateway.transports.websocket import EngineIOConsumer
 
 SIZES = (250_000, 500_000, 1_000_000)
 REPEATS = 5

@@ -12,6 +12,10 @@
 //     streams: {chat, endRest, endCommand: {id, streamerToken}},  one live stream per case
 //     python: string, root: string    to run `manage.py end_stream` (case d)
 //   }
+//   LIVESTREAM_CLIENT_MODE  which client options every case uses (TRANSPORT_OPTIONS):
+//     "websocket" (transports: ["websocket"]), "default" (no options but auth:
+//     long-polling, then the upgrade), "polling" (transports: ["polling"]),
+//     "no-upgrade" (upgrade: false)
 //
 // Every wait has a timeout and every socket is closed in after(), so the node
 // process always exits.
@@ -29,6 +33,17 @@ if (!URL || !FIXTURE) {
   throw new Error("LIVESTREAM_URL and LIVESTREAM_FIXTURE must be set (see test_official_client.py)");
 }
 
+const MODE = process.env.LIVESTREAM_CLIENT_MODE ?? "websocket";
+const TRANSPORT_OPTIONS = {
+  websocket: { transports: ["websocket"] },
+  default: {},
+  polling: { transports: ["polling"] },
+  "no-upgrade": { upgrade: false },
+}[MODE];
+if (!TRANSPORT_OPTIONS) throw new Error(`unknown LIVESTREAM_CLIENT_MODE ${MODE}`);
+// The transport a connected socket ends up on, in each mode.
+const FINAL_TRANSPORT = MODE === "websocket" || MODE === "default" ? "websocket" : "polling";
+
 const WAIT_MS = 5000;
 const ISO_Z = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
@@ -41,7 +56,7 @@ after(() => {
 /** A socket with an inbox of everything it received, in order (disconnects included). */
 function client(token, { auth = { token } } = {}) {
   const socket = io(URL, {
-    transports: ["websocket"],
+    ...TRANSPORT_OPTIONS,
     rejectUnauthorized: false, // the TLS run's certificate is self-signed
     auth,
     reconnection: false,
@@ -58,6 +73,10 @@ function client(token, { auth = { token } } = {}) {
   socket.onAny((event, data) => record(event, data));
   socket.on("connect_error", (err) => record("connect_error", err));
   socket.on("disconnect", (reason) => record("disconnect", reason));
+  socket.io.on("open", () => {
+    record("transport", socket.io.engine.transport.name);
+    socket.io.engine.on("upgrade", (transport) => record("upgrade", transport.name));
+  });
   return socket;
 }
 
@@ -215,7 +234,27 @@ test("(b) two clients join a live stream and chat", { timeout: 30_000 }, async (
 
   assert.equal(indexOf(a, "message_error"), -1, describeInbox(a));
   assert.equal(indexOf(a, "room_join_error"), -1, describeInbox(a));
+  await onFinalTransport(a);
+
+  // A Buffer is sent as a binary packet with an attachment (base64 over long-polling).
+  const binary = await a
+    .timeout(WAIT_MS)
+    .emitWithAck("chat_message", { streamId, message: Buffer.from([0, 255, 1]) });
+  assert.deepEqual(binary, { ok: false, message: "Invalid message payload" });
+  assert.equal(a.connected, true, "a binary payload keeps the socket");
 });
+
+/** The socket opened on the mode's first transport and (only by default) upgraded. */
+async function onFinalTransport(socket) {
+  const first = await waitFor(socket, "transport");
+  assert.equal(first, MODE === "websocket" ? "websocket" : "polling", describeInbox(socket));
+  if (MODE === "default") {
+    assert.equal(await waitFor(socket, "upgrade"), "websocket", describeInbox(socket));
+  } else {
+    assert.equal(indexOf(socket, "upgrade"), -1, `no upgrade in mode ${MODE}: ${describeInbox(socket)}`);
+  }
+  assert.equal(socket.io.engine.transport.name, FINAL_TRANSPORT);
+}
 
 async function endedByServer({ stream, via, reason, message }) {
   const { viewerA, viewerB } = FIXTURE.users;

@@ -1,4 +1,6 @@
-"""The gateway against the official JS client (socket.io-client 4.8, pinned in package.json).
+"""The gateway against the official JS client (socket.io-client 4.8, pinned in package.json),
+in each of ``CLIENT_MODES``: WebSocket only, default options (long-polling, then
+the upgrade), long-polling only, and ``upgrade: false``.
 
 The cases live in ``official_client.test.mjs`` and run under ``node --test``;
 these tests create their users and streams, hand them over in the environment
@@ -69,14 +71,20 @@ def node() -> str:
     return node
 
 
-def test_official_js_client(node, server, make_user, make_stream, token_for):
-    run_official_client(node, server, make_user, make_stream, token_for)
+# How the client is configured: WebSocket only, then what apps use by default
+# (long-polling and the upgrade), long-polling only, and no upgrade.
+CLIENT_MODES = ["websocket", "default", "polling", "no-upgrade"]
+
+
+@pytest.mark.parametrize("mode", CLIENT_MODES)
+def test_official_js_client(mode, node, server, make_user, make_stream, token_for):
+    run_official_client(node, server, make_user, make_stream, token_for, mode=mode)
 
 
 def test_official_js_client_over_tls(
     node, start_server, tmp_path, make_user, make_stream, token_for
 ):
-    """The same cases over wss:// to daphne serving TLS itself (livestream.serve --tls-cert)."""
+    """Default options (long-polling over https, then wss://) to daphne serving TLS itself."""
     tls_server = start_server(tls=self_signed_certificate(tmp_path))
     assert tls_server.url.startswith("https://")
     run_official_client(
@@ -85,6 +93,7 @@ def test_official_js_client_over_tls(
         make_user,
         make_stream,
         token_for,
+        mode="default",
         NODE_TLS_REJECT_UNAUTHORIZED="0",  # fetch() to the self-signed server
     )
 
@@ -125,7 +134,9 @@ def self_signed_certificate(directory: Path) -> tuple[Path, Path]:
     return cert_path, key_path
 
 
-def run_official_client(node, server, make_user, make_stream, token_for, **extra_env) -> None:
+def run_official_client(
+    node, server, make_user, make_stream, token_for, *, mode: str, **extra_env
+) -> None:
     """Run official_client.test.mjs against ``server`` with fresh users and streams."""
     viewer_a = make_user()
     viewer_b = make_user()
@@ -148,7 +159,12 @@ def run_official_client(node, server, make_user, make_stream, token_for, **extra
         "python": sys.executable,
         "root": str(ROOT),
     }
-    env = child_env(LIVESTREAM_URL=server.url, LIVESTREAM_FIXTURE=json.dumps(fixture), **extra_env)
+    env = child_env(
+        LIVESTREAM_URL=server.url,
+        LIVESTREAM_FIXTURE=json.dumps(fixture),
+        LIVESTREAM_CLIENT_MODE=mode,
+        **extra_env,
+    )
 
     code, output = run(
         [node, "--test", "--test-reporter=spec", str(TEST_FILE)],

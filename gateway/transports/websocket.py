@@ -1,7 +1,12 @@
 """The Engine.IO v4 WebSocket transport, as a Channels consumer.
 
-The consumer parses frames and drives a :class:`~gateway.session.Session`;
-what the session's events mean is up to the handlers the apps register.
+The consumer turns WebSocket frames into text packets for
+:func:`gateway.engine.receive` and text packets into WebSocket frames; what
+the session's events mean is up to the handlers the apps register. With
+``sid=`` in the query it upgrades a long-polling session (``2probe`` →
+``3probe``, then ``5``, see :mod:`gateway.transports.upgrade`) and carries that
+session from then on: directly when this process owns it, otherwise relaying
+frames to and from the owner (:mod:`gateway.transports.relay`).
 """
 
 from __future__ import annotations
@@ -12,25 +17,23 @@ from urllib.parse import parse_qs
 from channels.consumer import AsyncConsumer
 from channels.exceptions import StopConsumer
 
-from gateway import admission, auth, codec, events, limits, wsframe
+from gateway import engine, wsframe
 from gateway import wire as wire_writer
 from gateway.origins import origin_allowed
 from gateway.pending import pending_acquire
 from gateway.session import (
-    CLOSE_INTERNAL_ERROR,
     CLOSE_POLICY_VIOLATION,
     CLOSE_PROTOCOL_ERROR,
     CLOSE_SLOW_CONSUMER,
-    CLOSE_UNSUPPORTED_DATA,
     Session,
     State,
 )
 from gateway.settings import realtime_settings
+from gateway.transports import polling, relay
+from gateway.transports.upgrade import Probe
 from livestream.client_address import scope_client_address
 
 logger = logging.getLogger(__name__)
-
-NAMESPACE = "/"
 
 # Sockets dropped for not reading, since the process started (metrics later).
 slow_consumers_dropped = 0
@@ -50,14 +53,15 @@ def _daphne_protocol(send):
     return protocol if isinstance(protocol, WebSocketProtocol) else None
 
 
-INVALID_NAMESPACE = "Invalid namespace"
-SERVER_UNAVAILABLE = "Server unavailable, please try again"
-
-
 class EngineIOConsumer(AsyncConsumer):
     """One WebSocket connection carrying one Engine.IO session."""
 
-    path = "/socket.io/"  # the Socket.IO clients' default path; others are refused
+    upgrades = ()
+    # While probing an upgrade of a polling session of this worker; or the sid
+    # of a session of another worker whose frames this WebSocket relays. Class
+    # defaults, so a plain WebSocket carries no per-instance slots for them.
+    _probe: Probe | None = None
+    _relayed: str | None = None
 
     async def __call__(self, scope, receive, send) -> None:
         # Unlike AsyncConsumer, no channel-layer channel per socket (room
@@ -101,6 +105,9 @@ class EngineIOConsumer(AsyncConsumer):
             return
         self._queued += len(wire)  # as sent uncompressed; compressed, less
         await self.base_send({"type": "websocket.send", "text": frame})
+
+    def deliver(self, broadcast) -> bool:
+        return self.write_wire(broadcast.wire)
 
     def write_wire(self, wire: bytes) -> bool:
         """Write a ready-made WebSocket frame; False when only ASGI send can."""
@@ -164,18 +171,20 @@ class EngineIOConsumer(AsyncConsumer):
     # --- WebSocket events ---------------------------------------------------
 
     async def websocket_connect(self, message: dict) -> None:
-        if self.scope.get("path") not in (self.path, self.path.rstrip("/")):
+        if self.scope.get("path") not in polling.PATHS:
             await self.base_send({"type": "websocket.close", "code": CLOSE_POLICY_VIOLATION})
             return
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
-        if query.get("EIO") != ["4"] or query.get("transport") != ["websocket"] or "sid" in query:
-            # EIO 3, unknown transports and upgrades of polling sessions
-            # (this server has none) are refused during the handshake.
+        if query.get("EIO") != ["4"] or query.get("transport") != ["websocket"]:
+            # EIO 3 and unknown transports are refused during the handshake.
             await self.base_send({"type": "websocket.close", "code": CLOSE_PROTOCOL_ERROR})
             return
         if not origin_allowed(self.scope.get("headers", ())):
             # Closing before accepting refuses the handshake with HTTP 403.
             await self.base_send({"type": "websocket.close", "code": CLOSE_POLICY_VIOLATION})
+            return
+        if "sid" in query:
+            await self._start_probe(query["sid"][0])
             return
         pending = pending_acquire(scope_client_address(self.scope))
         if pending is None:
@@ -183,103 +192,46 @@ class EngineIOConsumer(AsyncConsumer):
             await self.base_send({"type": "websocket.close", "code": CLOSE_POLICY_VIOLATION})
             return
         await self.base_send({"type": "websocket.accept"})
-        self.session = Session(self, pending)
+        self.session = Session(self, pending=pending)
         await self.session.open()
 
     async def websocket_disconnect(self, message: dict) -> None:
+        if self._probe is not None:
+            self._probe.abandon()  # a failed probe leaves the polling session as it was
+        if self._relayed is not None:
+            await relay.gone(self._relayed)
         if self.session is not None:
             await self.session.close()
         raise StopConsumer()
 
     async def websocket_receive(self, message: dict) -> None:
+        if self._probe is not None:
+            self.session = await self._probe.receive(message.get("text"))
+            if self.session is not None or not self._probe.pending:
+                self._probe = None
+            return
+        if self._relayed is not None:
+            await relay.send_in(self._relayed, message.get("text"), message.get("bytes"))
+            return
         session = self.session
         if session is None or session.state is State.CLOSED:
             return
         text = message.get("text")
         if text is None:
-            await session.close(CLOSE_UNSUPPORTED_DATA)
+            await engine.receive_binary(session, message.get("bytes"))
             return
-        try:
-            if await admission.admit_frame(session, text):
-                await self.receive_frame(session, text)
-        except codec.BinaryNotSupported as exc:
-            logger.debug("closing %s: %s", session.sid, exc)
-            await session.close(CLOSE_UNSUPPORTED_DATA)
-        except codec.ProtocolError as exc:
-            logger.debug("closing %s: %s", session.sid, exc)
-            await session.close(CLOSE_PROTOCOL_ERROR)
-        except Exception:
-            # A bug or a dependency failing outside any handler: this socket
-            # alone is closed, cleanly, and the client may reconnect.
-            logger.exception("closing %s after an unexpected error", session.sid)
-            await session.close(CLOSE_INTERNAL_ERROR)
+        await engine.receive(session, text)
 
-    async def receive_frame(self, session: Session, text: str) -> None:
-        kind, data = codec.decode_engineio(text)
-        if kind == codec.PONG:
-            session.pong()
-        elif kind == codec.MESSAGE:
-            await self.receive_packet(session, codec.decode_socketio(data))
-        elif kind == codec.PING:
-            await session.send_frame(codec.PONG_FRAME + data)
-        elif kind == codec.CLOSE:
-            await session.close()
-        elif kind == codec.OPEN:
-            raise codec.ProtocolError("clients do not send OPEN")
-        # UPGRADE and NOOP mean nothing on a WebSocket-only session.
+    # --- upgrade of a long-polling session ------------------------------------
 
-    async def receive_packet(self, session: Session, packet) -> None:
-        namespace = packet.namespace or NAMESPACE
-        if packet.packet_type == codec.EVENT:
-            if session.state is not State.CONNECTED or namespace != NAMESPACE:
-                return
-            args = packet.data
-            if not isinstance(args, list) or not args or not isinstance(args[0], str):
-                raise codec.ProtocolError("an EVENT needs an array starting with its name")
-            payload = args[1] if len(args) > 1 else None
-            await events.dispatch(session, args[0], payload, packet.id)
-        elif packet.packet_type == codec.CONNECT:
-            await self.receive_connect(session, namespace, packet.data)
-        elif packet.packet_type == codec.DISCONNECT:
-            if namespace == NAMESPACE:
-                await session.close()
-        elif packet.packet_type in (codec.ACK, codec.CONNECT_ERROR):
-            return  # the server never asks clients for acks
+    async def _start_probe(self, sid: str) -> None:
+        transport = polling.upgradable(sid)
+        if transport is not None:
+            await self.base_send({"type": "websocket.accept"})
+            self._probe = Probe(transport, self)
+        elif await relay.ask_owner(self, sid):
+            await self.base_send({"type": "websocket.accept"})
+            self._relayed = sid
         else:
-            raise codec.ProtocolError(f"unexpected packet type {packet.packet_type}")
-
-    async def receive_connect(self, session: Session, namespace: str, data) -> None:
-        # Another namespace is refused whatever the state: a client multiplexing
-        # namespaces asks for it after "/" is connected, which breaks nothing.
-        if namespace != NAMESPACE:
-            await session.send_frame(codec.encode_connect_error(INVALID_NAMESPACE, namespace))
-            return
-        if session.state is State.CONNECTED:
-            raise codec.ProtocolError("already connected")
-        if not await session.admit_event():
-            return  # CONNECT attempts share the event budget: no free token checks
-        try:
-            identity = await auth.authenticate(data)
-            admitted = identity is not None and await limits.acquire_connection(
-                identity.id, session.sid
-            )
-        except Exception:
-            # Database or Redis unavailable: refuse this attempt, keep the socket.
-            logger.exception("could not authenticate %s", session.sid)
-            await session.send_frame(codec.encode_connect_error(SERVER_UNAVAILABLE))
-            return
-        if identity is None:
-            await session.send_frame(codec.encode_connect_error(auth.AUTHENTICATION_ERROR))
-            return
-        if not admitted:
-            await session.send_frame(codec.encode_connect_error(limits.TOO_MANY_CONNECTIONS))
-            return
-        if session.state is State.CLOSED:
-            # The socket went away while we were checking; give back its slot.
-            await limits.release_connection(identity.id, session.sid)
-            return
-        session.connected(identity)
-        # Apps' connect handlers (e.g. the user's own room) before the client is told;
-        # one that fails closes this socket like any unexpected error.
-        await events.run_connect_handlers(session)
-        await session.send_frame(codec.encode_connect(session.sid))
+            # Unknown, closed, already upgraded or upgrading: refused with HTTP 403.
+            await self.base_send({"type": "websocket.close", "code": CLOSE_PROTOCOL_ERROR})
