@@ -52,27 +52,31 @@ async def test_python_client_runs_the_seed_flow(
     assert client.sio.transport() == carried_by
     peer = await connect(server, other, transports=["polling"])
 
+    start = client.mark()
     for someone in (client, peer):
         ack = await someone.call("join_stream_room", {"streamId": sid_of(stream)})
         assert ack["ok"] is True, ack
-    history = await client.wait_for("recent_chat_history")
+    history = await client.wait_for("recent_chat_history", after=start)
     assert history == {"streamId": sid_of(stream), "messages": []}
-    await client.wait_for("viewer_count_updated", lambda d: d["count"] == 2)
+    await client.wait_for("viewer_count_updated", lambda d: d["count"] == 2, after=start)
 
+    marks = {someone: someone.mark() for someone in (client, peer)}
     ack = await client.call("chat_message", {"streamId": sid_of(stream), "message": " chào "})
     assert ack["ok"] is True, ack
     for someone in (client, peer):
-        message = await someone.wait_for("new_message")
+        message = await someone.wait_for("new_message", after=marks[someone])
         assert message["message"] == "chào"
         assert message["id"] == ack["id"]
 
     assert (await client.call("join_notification_room"))["ok"] is True
+    mark = client.mark()
     sent = await sync_to_async(notify)(viewer, "follow", {"by": "carol"})
-    assert (await client.wait_for("notification"))["id"] == str(sent.pk)
+    assert (await client.wait_for("notification", after=mark))["id"] == str(sent.pk)
 
+    marks = {someone: someone.mark() for someone in (client, peer)}
     await sync_to_async(stream.end)()
     for someone in (client, peer):
-        await someone.wait_for("stream_ended_notification")
+        await someone.wait_for("stream_ended_notification", after=marks[someone])
         assert await someone.wait_disconnected() == SERVER_DISCONNECT
 
 

@@ -74,11 +74,12 @@ async def seed_flow(url: str, make_user, make_stream, token_for, transports) -> 
     stream = make_stream()
     clients = [Client(url, transports=transports) for _ in range(2)]
     try:
+        start = clients[0].mark()
         for client in clients:
             await client.connect(token_for(make_user()))
             ack = await client.call("join_stream_room", {"streamId": str(stream.pk)})
             assert ack["ok"] is True, ack
-        await clients[0].wait_for("viewer_count_updated", lambda d: d["count"] == 2)
+        await clients[0].wait_for("viewer_count_updated", lambda d: d["count"] == 2, after=start)
         for n in range(5):
             ack = await clients[n % 2].call(
                 "chat_message", {"streamId": str(stream.pk), "message": f"m{n}"}
