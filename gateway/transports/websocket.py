@@ -62,6 +62,8 @@ class EngineIOConsumer(AsyncConsumer):
     # defaults, so a plain WebSocket carries no per-instance slots for them.
     _probe: Probe | None = None
     _relayed: str | None = None
+    _queued = 0  # bytes queued for the peer, for the heartbeat
+    _dropped = False  # aborted as a slow consumer
 
     async def __call__(self, scope, receive, send) -> None:
         # Unlike AsyncConsumer, no channel-layer channel per socket (room
@@ -71,8 +73,6 @@ class EngineIOConsumer(AsyncConsumer):
         self.base_send = send
         self.session: Session | None = None
         self._wire = _daphne_protocol(send)
-        self._queued = 0  # bytes queued for the peer, for the heartbeat
-        self._dropped = False  # aborted as a slow consumer
         try:
             while True:
                 await self.dispatch(await receive())
