@@ -68,17 +68,18 @@ def listen_endpoint(host: str, port: int, *, cert: str = "", key: str = "") -> s
 def run_worker(*, endpoints: list[str]) -> None:
     """Serve livestream.asgi in this process until SIGTERM/SIGINT."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "livestream.settings")
-    from daphne.access import AccessLogGenerator
     from django.conf import settings
     from twisted.internet import reactor
 
     from gateway import shutdown
+    from livestream.access_log import AccessLogMiddleware
     from livestream.asgi import application
 
     max_payload = settings.SOCKETIO["MAX_PAYLOAD"]
-    access_log = AccessLogGenerator(sys.stdout) if env_bool("ACCESS_LOG", True) else None
+    # Our access log names the real client (behind TRUSTED_PROXIES), daphne's the TCP peer.
+    if env_bool("ACCESS_LOG", True):
+        application = AccessLogMiddleware(application)
     server = daphne.server.Server(
-        action_logger=access_log,
         application=application,
         endpoints=endpoints,
         signal_handlers=False,
