@@ -296,3 +296,31 @@ async def test_a_flood_of_posts_is_cut_off_by_the_event_budget(
     await raw.until_closed()
     ack = await bystander.call("chat_message", {"streamId": sid_of(stream), "message": "ok"})
     assert ack["ok"] is True, ack
+
+
+# --- a client that stops polling ------------------------------------------------
+
+
+async def test_a_client_that_stops_polling_is_dropped_at_the_byte_cap(
+    start_server, http, connect, make_user, make_stream, token_for
+):
+    server = start_server(SOCKETIO_MAX_BUFFERED_BYTES="1500")
+    stream = make_stream()
+    join = {"streamId": sid_of(stream)}
+    sender = await connect(server, make_user())
+    assert (await sender.call("join_stream_room", join))["ok"] is True
+    idle = await RawPolling.open(http, server.url)
+    assert (await idle.connect(token_for(make_user())))[0].startswith("40")
+    mark = sender.mark()
+    assert await idle.post("42" + json.dumps(["join_stream_room", join])) == (200, "ok")
+    await sender.wait_for("viewer_count_updated", lambda d: d["count"] == 2, after=mark)
+
+    # The idle client polls no more while the room gets more than the cap for it.
+    mark = sender.mark()
+    for n in range(5):
+        message = {"streamId": sid_of(stream), "message": f"{n} " + "x" * 400}
+        assert (await sender.call("chat_message", message))["ok"] is True
+    await sender.wait_for("viewer_count_updated", lambda d: d["count"] == 1, after=mark)
+    assert len([e for e in sender.events[mark:] if e[0] == "new_message"]) == 5
+    assert await idle.packets() == ["1"]  # what was queued is gone; the session closed
+    assert "slow consumer" in server.log()
