@@ -17,35 +17,35 @@ from django.conf import settings
 
 from chat.models import ChatMessage
 from chat.payloads import message_payload
-from livestream.redis_clients import get_async_redis, get_redis, key
+from livestream.redis_clients import LuaScript, get_async_redis, get_redis, key
 
 _TTL_SECONDS = 3600
 
 # KEYS: list, filled, version. ARGV: payload, size, ttl.
-_PUSH = """
+_PUSH = LuaScript("""
 redis.call('INCR', KEYS[3])
 redis.call('EXPIRE', KEYS[3], ARGV[3])
 if redis.call('EXISTS', KEYS[2]) == 1 then
   redis.call('LPUSH', KEYS[1], ARGV[1])
   redis.call('LTRIM', KEYS[1], 0, ARGV[2] - 1)
 end
-"""
+""")
 
 # KEYS: list, filled, version. ARGV: expected version, ttl, payloads (newest first)...
-_FILL = """
+_FILL = LuaScript("""
 if (redis.call('GET', KEYS[3]) or '0') ~= ARGV[1] then return 0 end
 redis.call('DEL', KEYS[1])
 if #ARGV > 2 then redis.call('RPUSH', KEYS[1], unpack(ARGV, 3)) end
 redis.call('SET', KEYS[2], 1, 'EX', ARGV[2])
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 return 1
-"""
+""")
 
 # KEYS: list, filled. Returns false when not filled, else the payloads.
-_READ = """
+_READ = LuaScript("""
 if redis.call('EXISTS', KEYS[2]) == 0 then return false end
 return redis.call('LRANGE', KEYS[1], 0, -1)
-"""
+""")
 
 
 def _keys(stream_id: str) -> list[str]:
@@ -71,22 +71,13 @@ def _from_database(stream_id: str) -> list[dict]:
 
 
 _fills: dict[str, asyncio.Future] = {}
-_scripts: dict[tuple[int, str], object] = {}
-
-
-def _script(client, source: str):
-    """``source`` registered on ``client`` once (EVALSHA after the first call)."""
-    script = _scripts.get((id(client), source))
-    if script is None:
-        script = _scripts[id(client), source] = client.register_script(source)
-    return script
 
 
 async def recent(stream_id: str) -> list[dict]:
     """The newest messages of the stream, oldest first, removed ones left out."""
     client = get_async_redis()
     keys = _keys(stream_id)
-    cached = await _script(client, _READ)(keys=keys[:2])
+    cached = await _READ.on(client)(keys=keys[:2])
     if cached is not None:
         return [json.loads(item) for item in reversed(cached)]
     # One fill per stream per process at a time; the others wait for it.
@@ -99,7 +90,7 @@ async def recent(stream_id: str) -> list[dict]:
         version = await client.get(keys[2]) or "0"
         newest = await database_sync_to_async(_from_database)(stream_id)
         encoded = [json.dumps(payload, separators=(",", ":")) for payload in newest]
-        await _script(client, _FILL)(keys=keys, args=[version, _TTL_SECONDS, *encoded])
+        await _FILL.on(client)(keys=keys, args=[version, _TTL_SECONDS, *encoded])
         result = list(reversed(newest))
         future.set_result(result)
         return result
@@ -114,7 +105,7 @@ async def recent(stream_id: str) -> list[dict]:
 async def remember(payload: dict) -> None:
     """Add a just-committed message to its stream's cache."""
     client = get_async_redis()
-    await _script(client, _PUSH)(
+    await _PUSH.on(client)(
         keys=_keys(payload["streamId"]),
         args=[json.dumps(payload, separators=(",", ":")), _size(), _TTL_SECONDS],
     )

@@ -17,7 +17,7 @@ import hashlib
 
 from django.conf import settings
 
-from livestream.redis_clients import get_async_redis, key
+from livestream.redis_clients import LuaScript, get_async_redis, key
 
 RATE_LIMITED = "You are sending messages too fast"
 DUPLICATE = "You already sent this message"
@@ -26,7 +26,7 @@ _OK, _RATE_LIMITED, _DUPLICATE = 0, 1, 2
 
 # KEYS: rate, duplicate. ARGV: ms per message (0: no rate limit), burst,
 # duplicate window ms (0: no guard). Returns 0 (admitted), 1 (too fast), 2 (duplicate).
-_ADMIT = """
+_ADMIT = LuaScript("""
 local t = redis.call('TIME')
 local now = t[1] * 1000 + t[2] / 1000
 local interval, burst, window = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
@@ -38,9 +38,7 @@ end
 if window > 0 and not redis.call('SET', KEYS[2], 1, 'NX', 'PX', window) then return 2 end
 if tat then redis.call('SET', KEYS[1], tat, 'PX', math.ceil(tat - now)) end
 return 0
-"""
-
-_scripts: dict[int, object] = {}
+""")
 
 
 class Refused(Exception):
@@ -63,11 +61,7 @@ async def admit_message(*, user_id: str, stream_id: str, text: str) -> None:
     if not messages and not window:
         return
     interval = conf["CHAT_RATE_WINDOW_MS"] / messages if messages else 0
-    client = get_async_redis()
-    script = _scripts.get(id(client))
-    if script is None:
-        script = _scripts[id(client)] = client.register_script(_ADMIT)
-    result = await script(
+    result = await _ADMIT.on(get_async_redis())(
         keys=_keys(user_id, stream_id, text), args=[interval, conf["CHAT_RATE_BURST"], window]
     )
     if result == _RATE_LIMITED:

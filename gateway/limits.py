@@ -14,17 +14,15 @@ import asyncio
 import logging
 
 from gateway.settings import realtime_settings
-from livestream.redis_clients import get_async_redis, key
+from livestream.redis_clients import LUA_NOW_MS, LuaScript, get_async_redis, key
 
 logger = logging.getLogger(__name__)
 
 TOO_MANY_CONNECTIONS = "Too many connections"
 
-_NOW = "local t = redis.call('TIME') local now = t[1] * 1000 + math.floor(t[2] / 1000) "
-
 # KEYS: set. ARGV: sid, ttl_ms, max. Returns 1 when the sid holds a slot, else 0.
-_ACQUIRE = (
-    _NOW
+_ACQUIRE = LuaScript(
+    LUA_NOW_MS
     + """
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 if not redis.call('ZSCORE', KEYS[1], ARGV[1])
@@ -38,25 +36,13 @@ return 1
 )
 
 # KEYS: set. ARGV: ttl_ms, sid...
-_REFRESH = (
-    _NOW
+_REFRESH = LuaScript(
+    LUA_NOW_MS
     + """
 for i = 2, #ARGV do redis.call('ZADD', KEYS[1], 'XX', now + ARGV[1], ARGV[i]) end
 redis.call('PEXPIRE', KEYS[1], 2 * ARGV[1])
 """
 )
-
-_scripts: dict[int, tuple] = {}
-
-
-def _scripts_for(client) -> tuple:
-    scripts = _scripts.get(id(client))
-    if scripts is None:
-        scripts = _scripts[id(client)] = (
-            client.register_script(_ACQUIRE),
-            client.register_script(_REFRESH),
-        )
-    return scripts
 
 
 def _key(user_id: str) -> str:
@@ -78,8 +64,7 @@ async def acquire_connection(user_id: str, sid: str) -> bool:
     limit = realtime_settings().max_connections_per_user
     if not limit:
         return True
-    client = get_async_redis()
-    acquire, _ = _scripts_for(client)
+    acquire = _ACQUIRE.on(get_async_redis())
     if not await acquire(keys=[_key(user_id)], args=[sid, _entry_ttl_ms(), limit]):
         return False
     _local.setdefault(user_id, set()).add(sid)
@@ -103,7 +88,7 @@ async def release_connection(user_id: str, sid: str) -> None:
 
 async def refresh_once() -> None:
     client = get_async_redis()
-    _, refresh = _scripts_for(client)
+    refresh = _REFRESH.on(client)
     ttl = _entry_ttl_ms()
     async with client.pipeline(transaction=False) as pipe:
         for user_id, sids in list(_local.items()):

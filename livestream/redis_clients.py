@@ -19,6 +19,31 @@ _async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.Re
 )
 
 
+# Lua prefix: ``now``, Redis's own clock in milliseconds, so every process agrees.
+LUA_NOW_MS = "local t = redis.call('TIME') local now = t[1] * 1000 + math.floor(t[2] / 1000) "
+
+
+class LuaScript:
+    """A Lua script, registered once on each Redis client (sync or async) that runs it.
+
+    Registration is what lets redis-py send EVALSHA instead of the whole source.
+    Keyed by the client object itself (weakly), not its ``id()``: a client of a
+    closed event loop that is collected cannot leave its registration to a new
+    client that happens to get the same id.
+    """
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self._registered: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+    def on(self, client):
+        """The script bound to ``client``: call it with ``keys=`` and ``args=``."""
+        script = self._registered.get(client)
+        if script is None:
+            script = self._registered[client] = client.register_script(self.source)
+        return script
+
+
 def key(*parts: object) -> str:
     """Namespace a Redis key with the configured prefix."""
     return ":".join([settings.REDIS_PREFIX, *map(str, parts)])

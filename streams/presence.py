@@ -14,18 +14,16 @@ import asyncio
 import logging
 import uuid
 
-from livestream.redis_clients import get_async_redis, get_redis, key
+from livestream.redis_clients import LUA_NOW_MS, LuaScript, get_async_redis, get_redis, key
 
 logger = logging.getLogger(__name__)
 
 ENDED = -1
 _TOMBSTONE_SECONDS = 7 * 24 * 3600
 
-_NOW = "local t = redis.call('TIME') local now = t[1] * 1000 + math.floor(t[2] / 1000) "
-
 # KEYS: set, tombstone. ARGV: sid, ttl_ms. Returns {added, count} or -1.
-_JOIN = (
-    _NOW
+_JOIN = LuaScript(
+    LUA_NOW_MS
     + """
 if redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
@@ -36,8 +34,8 @@ return {added, redis.call('ZCARD', KEYS[1])}
 )
 
 # KEYS: set, tombstone. ARGV: sid. Returns {removed, count} or -1.
-_LEAVE = (
-    _NOW
+_LEAVE = LuaScript(
+    LUA_NOW_MS
     + """
 if redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
 local removed = redis.call('ZREM', KEYS[1], ARGV[1])
@@ -49,8 +47,8 @@ return {removed, redis.call('ZCARD', KEYS[1])}
 # KEYS: set, tombstone. ARGV: ttl_ms, mode, sid... Returns the live count or -1.
 # Mode "XX" only extends entries still there (a sid that left stays gone);
 # mode "ADD" puts them back after Redis lost its data.
-_REFRESH = (
-    _NOW
+_REFRESH = LuaScript(
+    LUA_NOW_MS
     + """
 if redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
 for i = 3, #ARGV do
@@ -67,8 +65,8 @@ return redis.call('ZCARD', KEYS[1])
 )
 
 # KEYS: set, tombstone. Returns the live count, or -1 when ended.
-_COUNT = (
-    _NOW
+_COUNT = LuaScript(
+    LUA_NOW_MS
     + """
 if redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
 return redis.call('ZCOUNT', KEYS[1], now, '+inf')
@@ -87,33 +85,13 @@ def _entry_ttl_ms() -> int:
     return conf.ping_interval_ms + conf.ping_timeout_ms
 
 
-class _Scripts:
-    """Lua scripts registered on one client (async or sync)."""
-
-    def __init__(self, client) -> None:
-        self.join = client.register_script(_JOIN)
-        self.leave = client.register_script(_LEAVE)
-        self.refresh = client.register_script(_REFRESH)
-        self.count = client.register_script(_COUNT)
-
-
-_scripts: dict[int, _Scripts] = {}
-
-
-def _scripts_for(client) -> _Scripts:
-    scripts = _scripts.get(id(client))
-    if scripts is None:
-        scripts = _scripts[id(client)] = _Scripts(client)
-    return scripts
-
-
 # --- async API, used by the socket handlers -------------------------------------
 
 
 async def join(stream_id: str, sid: str) -> tuple[bool, int] | int:
     """Add ``sid``; returns (added, count), or ENDED."""
     client = get_async_redis()
-    result = await _scripts_for(client).join(keys=_keys(stream_id), args=[sid, _entry_ttl_ms()])
+    result = await _JOIN.on(client)(keys=_keys(stream_id), args=[sid, _entry_ttl_ms()])
     if result == ENDED:
         return ENDED
     _local_viewers(stream_id).add(sid)
@@ -131,7 +109,7 @@ async def leave(stream_id: str, sid: str) -> tuple[bool, int] | int:
         if not viewers:
             del _local[stream_id]
     client = get_async_redis()
-    result = await _scripts_for(client).leave(keys=_keys(stream_id), args=[sid])
+    result = await _LEAVE.on(client)(keys=_keys(stream_id), args=[sid])
     if result == ENDED:
         return ENDED
     _last_seen[stream_id] = int(result[1])
@@ -141,7 +119,7 @@ async def leave(stream_id: str, sid: str) -> tuple[bool, int] | int:
 async def count(stream_id: str) -> int:
     """The live count, or ENDED."""
     client = get_async_redis()
-    return int(await _scripts_for(client).count(keys=_keys(stream_id)))
+    return int(await _COUNT.on(client)(keys=_keys(stream_id)))
 
 
 # --- sync API, used by REST, admin and the stream-ended receiver -----------------
@@ -154,10 +132,10 @@ def viewer_count(stream_id: str) -> int:
 def viewer_counts(stream_ids: list[str]) -> dict[str, int]:
     """Live counts of several streams in one round trip (0 for ended ones)."""
     client = get_redis()
-    scripts = _scripts_for(client)
+    count_script = _COUNT.on(client)
     with client.pipeline(transaction=False) as pipe:
         for stream_id in stream_ids:
-            scripts.count(keys=_keys(stream_id), client=pipe)
+            count_script(keys=_keys(stream_id), client=pipe)
         results = pipe.execute()
     return {sid: max(int(n), 0) for sid, n in zip(stream_ids, results, strict=True)}
 
@@ -202,7 +180,7 @@ def _ensure_refresher() -> bool:
 
 async def refresh_once() -> None:
     client = get_async_redis()
-    scripts = _scripts_for(client)
+    refresh = _REFRESH.on(client)
     ttl = _entry_ttl_ms()
     # A marker that lives as long as our entries: when it is gone, Redis lost
     # its data (restart) or we stalled past the TTL, so put every entry back.
@@ -211,7 +189,7 @@ async def refresh_once() -> None:
     if mode == "ADD":
         await client.set(marker, 1, px=ttl)
     for stream_id, sids in list(_local.items()):
-        result = int(await scripts.refresh(keys=_keys(stream_id), args=[ttl, mode, *sids]))
+        result = int(await refresh(keys=_keys(stream_id), args=[ttl, mode, *sids]))
         if result == ENDED:
             _local.pop(stream_id, None)
             _last_seen.pop(stream_id, None)
