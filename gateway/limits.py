@@ -10,9 +10,9 @@ as viewer presence does (``streams/presence.py``).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
+from gateway.refresher import Refresher, entry_ttl_ms
 from gateway.settings import realtime_settings
 from livestream.redis_clients import LUA_NOW_MS, LuaScript, get_async_redis, key
 
@@ -49,14 +49,8 @@ def _key(user_id: str) -> str:
     return key("connections", user_id)
 
 
-def _entry_ttl_ms() -> int:
-    conf = realtime_settings()
-    return conf.ping_interval_ms + conf.ping_timeout_ms
-
-
 # user id -> sids of this process's sockets holding a slot
 _local: dict[str, set[str]] = {}
-_refresher: asyncio.Task | None = None
 
 
 async def acquire_connection(user_id: str, sid: str) -> bool:
@@ -65,10 +59,10 @@ async def acquire_connection(user_id: str, sid: str) -> bool:
     if not limit:
         return True
     acquire = _ACQUIRE.on(get_async_redis())
-    if not await acquire(keys=[_key(user_id)], args=[sid, _entry_ttl_ms(), limit]):
+    if not await acquire(keys=[_key(user_id)], args=[sid, entry_ttl_ms(), limit]):
         return False
     _local.setdefault(user_id, set()).add(sid)
-    _ensure_refresher()
+    _refresher.ensure_running()
     return True
 
 
@@ -89,26 +83,16 @@ async def release_connection(user_id: str, sid: str) -> None:
 async def refresh_once() -> None:
     client = get_async_redis()
     refresh = _REFRESH.on(client)
-    ttl = _entry_ttl_ms()
+    ttl = entry_ttl_ms()
     async with client.pipeline(transaction=False) as pipe:
         for user_id, sids in list(_local.items()):
             await refresh(keys=[_key(user_id)], args=[ttl, *sids], client=pipe)
         await pipe.execute()
 
 
-def _ensure_refresher() -> None:
-    global _refresher
-    loop = asyncio.get_running_loop()
-    if _refresher is None or _refresher.done() or _refresher.get_loop() is not loop:
-        _refresher = loop.create_task(_refresh_forever())
+async def _refresh_if_any() -> None:
+    if _local:
+        await refresh_once()
 
 
-async def _refresh_forever() -> None:
-    while True:
-        await asyncio.sleep(realtime_settings().ping_interval_ms / 2000)
-        if not _local:
-            continue
-        try:
-            await refresh_once()
-        except Exception:
-            logger.exception("connection slot refresh failed; retrying")
+_refresher = Refresher(_refresh_if_any, what="connection slot")

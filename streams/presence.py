@@ -10,10 +10,10 @@ joins them any more and their count is 0.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 
+from gateway.refresher import Refresher, entry_ttl_ms
 from livestream.redis_clients import LUA_NOW_MS, LuaScript, get_async_redis, get_redis, key
 
 logger = logging.getLogger(__name__)
@@ -78,26 +78,19 @@ def _keys(stream_id: str) -> list[str]:
     return [key("presence", stream_id), key("presence", stream_id, "ended")]
 
 
-def _entry_ttl_ms() -> int:
-    from gateway.settings import realtime_settings
-
-    conf = realtime_settings()
-    return conf.ping_interval_ms + conf.ping_timeout_ms
-
-
 # --- async API, used by the socket handlers -------------------------------------
 
 
 async def join(stream_id: str, sid: str) -> tuple[bool, int] | int:
     """Add ``sid``; returns (added, count), or ENDED."""
     client = get_async_redis()
-    result = await _JOIN.on(client)(keys=_keys(stream_id), args=[sid, _entry_ttl_ms()])
+    result = await _JOIN.on(client)(keys=_keys(stream_id), args=[sid, entry_ttl_ms()])
     if result == ENDED:
         return ENDED
     _local_viewers(stream_id).add(sid)
     _last_seen[stream_id] = int(result[1])
-    if _ensure_refresher():
-        await client.set(key("presence", "worker", _WORKER_ID), 1, px=_entry_ttl_ms())
+    if _refresher.ensure_running():
+        await client.set(key("presence", "worker", _WORKER_ID), 1, px=entry_ttl_ms())
     return bool(result[0]), int(result[1])
 
 
@@ -154,7 +147,6 @@ def mark_ended(stream_id: str) -> None:
 # stream id -> sids of this process's sockets watching it
 _local: dict[str, set[str]] = {}
 _WORKER_ID = uuid.uuid4().hex
-_refresher: asyncio.Task | None = None
 # Called with (stream_id, count) when a refresh finds a count that changed
 # without a join or leave here (e.g. another worker died).
 count_listeners: list = []
@@ -168,20 +160,10 @@ def _local_viewers(stream_id: str) -> set[str]:
     return viewers
 
 
-def _ensure_refresher() -> bool:
-    """Start this loop's refresher if it is not running; True when it was started."""
-    global _refresher
-    loop = asyncio.get_running_loop()
-    if _refresher is not None and not _refresher.done() and _refresher.get_loop() is loop:
-        return False
-    _refresher = loop.create_task(_refresh_forever())
-    return True
-
-
 async def refresh_once() -> None:
     client = get_async_redis()
     refresh = _REFRESH.on(client)
-    ttl = _entry_ttl_ms()
+    ttl = entry_ttl_ms()
     # A marker that lives as long as our entries: when it is gone, Redis lost
     # its data (restart) or we stalled past the TTL, so put every entry back.
     marker = key("presence", "worker", _WORKER_ID)
@@ -200,12 +182,4 @@ async def refresh_once() -> None:
         _last_seen[stream_id] = result
 
 
-async def _refresh_forever() -> None:
-    from gateway.settings import realtime_settings
-
-    while True:
-        await asyncio.sleep(realtime_settings().ping_interval_ms / 2000)
-        try:
-            await refresh_once()
-        except Exception:
-            logger.exception("presence refresh failed; retrying")
+_refresher = Refresher(refresh_once, what="presence")
