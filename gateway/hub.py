@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from channels.layers import get_channel_layer
 
 from gateway.broadcast import Broadcast
+from gateway.inbox import receive_forever
 from gateway.rooms import ROOM_EMIT, group_name
 from livestream.loops import PerLoop
 
@@ -163,21 +164,11 @@ class Hub:
             await get_channel_layer().group_discard(group_name(room), self._channel)
 
     async def _receive_forever(self, layer, channel: str) -> None:
-        while True:
-            try:
-                message = await layer.receive(channel)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                logger.exception("hub receive failed; retrying")
-                await asyncio.sleep(0.5)
-                continue
-            if message.get("type") == ROOM_EMIT:
-                try:
-                    await self.deliver(message)
-                except Exception:
-                    # One bad delivery must not end this process's room bus.
-                    logger.exception("delivery to room %s failed", message.get("room"))
+        await receive_forever(layer, channel, self._handle, what="hub")
+
+    async def _handle(self, message: dict) -> None:
+        if message.get("type") == ROOM_EMIT:
+            await self.deliver(message)
 
     async def _refresh_forever(self, layer, channel: str, interval: float) -> None:
         while True:

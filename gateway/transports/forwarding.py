@@ -18,6 +18,7 @@ import logging
 
 from channels.layers import get_channel_layer
 
+from gateway.inbox import receive_forever
 from gateway.settings import realtime_settings
 from livestream.loops import PerLoop
 
@@ -79,31 +80,25 @@ class Inbox:
             self._waiting.pop(number, None)
 
     async def _receive_forever(self, layer, channel: str) -> None:
+        async def handle(message: dict) -> None:
+            await self._handle(layer, message)
+
+        await receive_forever(layer, channel, handle, what="long-polling inbox")
+
+    async def _handle(self, layer, message: dict) -> None:
         from gateway.transports import polling, relay
 
-        while True:
-            try:
-                message = await layer.receive(channel)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                logger.exception("long-polling inbox receive failed; retrying")
-                await asyncio.sleep(0.5)
-                continue
-            kind = message.get("type")
-            if kind == REPLY:
-                answer = self._waiting.get(message["number"])
-                if answer is not None and not answer.done():
-                    answer.set_result((message["status"], message["body"]))
-            elif kind == FORWARD:
-                self._spawn(self._serve(layer, polling, relay, message))
-            elif kind == relay.RELAY_IN:
-                self._spawn(relay.receive_in(message))  # in order: it takes a per-sid lock first
-            elif kind == relay.RELAY_OUT:
-                try:
-                    await relay.receive_out(message)  # inline, so frames keep their order
-                except Exception:
-                    logger.exception("relaying a frame to %s failed", message.get("sid"))
+        kind = message.get("type")
+        if kind == REPLY:
+            answer = self._waiting.get(message["number"])
+            if answer is not None and not answer.done():
+                answer.set_result((message["status"], message["body"]))
+        elif kind == FORWARD:
+            self._spawn(self._serve(layer, polling, relay, message))
+        elif kind == relay.RELAY_IN:
+            self._spawn(relay.receive_in(message))  # in order: it takes a per-sid lock first
+        elif kind == relay.RELAY_OUT:
+            await relay.receive_out(message)  # inline, so frames keep their order
 
     async def _serve(self, layer, polling, relay, message: dict) -> None:
         try:
