@@ -19,8 +19,10 @@ import logging
 from channels.layers import get_channel_layer
 
 from gateway.inbox import receive_forever
+from gateway.refresher import Refresher, entry_ttl_ms
 from gateway.settings import realtime_settings
 from livestream.loops import PerLoop
+from livestream.redis_clients import get_async_redis, key
 
 logger = logging.getLogger(__name__)
 
@@ -31,10 +33,20 @@ REPLY = "eio.reply"
 GRACE_SECONDS = 5.0
 
 
+# Channel names are at most 100 characters (channels' own limit).
+MAX_CHANNEL_LENGTH = 100
+
+
 def owner_of(sid: str) -> str | None:
     """The inbox channel of the process that owns ``sid``, if the sid names one."""
     channel, separator, _ = sid.rpartition(OWNER_SEPARATOR)
-    return channel if separator and channel else None
+    if not separator or not channel or len(channel) > MAX_CHANNEL_LENGTH:
+        return None
+    return channel
+
+
+def _alive_key(channel: str) -> str:
+    return key("eio", "inbox", channel)
 
 
 class Inbox:
@@ -46,6 +58,10 @@ class Inbox:
         self._numbers = itertools.count()
         self._waiting: dict[int, asyncio.Future] = {}
         self._tasks: set[asyncio.Task] = set()
+        # The inbox is announced in Redis while this process lives, so a sid
+        # naming an owner that is gone (or never was: sids come from clients)
+        # is refused at once instead of holding a request until a timeout.
+        self._announcer = Refresher(self._announce, what="long-polling inbox")
 
     async def name(self) -> str:
         if self.channel is None:
@@ -55,7 +71,12 @@ class Inbox:
                     channel = await layer.new_channel(prefix="eio.")
                     self._spawn(self._receive_forever(layer, channel))
                     self.channel = channel
+                    await self._announce()
+                    self._announcer.ensure_running()
         return self.channel
+
+    async def _announce(self) -> None:
+        await get_async_redis().set(_alive_key(self.channel), 1, px=entry_ttl_ms())
 
     def _spawn(self, coro) -> None:
         task = asyncio.ensure_future(coro)
@@ -65,6 +86,8 @@ class Inbox:
     async def forward(self, owner: str, request: dict) -> tuple[int, str] | None:
         """Send ``request`` to ``owner``; its (status, body), or None if it never answers."""
         reply_to = await self.name()
+        if not await get_async_redis().exists(_alive_key(owner)):
+            return None
         number = next(self._numbers)
         answer = self._waiting[number] = asyncio.get_running_loop().create_future()
         conf = realtime_settings()

@@ -152,3 +152,18 @@ async def test_a_relayed_probe_on_a_closed_session_is_refused(start_server, http
     query = f"EIO=4&transport=websocket&sid={raw.sid}"
     with pytest.raises(InvalidStatus):
         await asyncio.wait_for(ws_connect(ws_url(other.url, query)), 5)
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+async def test_a_sid_naming_an_owner_that_is_not_alive_is_refused_at_once(
+    server, start_server, http, method
+):
+    """sids come from clients: a forged owner must not hold a request until a timeout."""
+    other = start_server()
+    raw = await RawPolling.open(http, server.url)  # a real owner, to forge a sibling of
+    owner, _, _ = raw.sid.rpartition("~")
+    for forged_owner in (owner[:-4] + "dead", "x" * 101, "specific.nobody"):
+        forged = RawPolling(http, other.url, f"EIO=4&transport=polling&sid={forged_owner}~abc")
+        # RawPolling's request times out after 5 s; a forward would wait ~50 s.
+        status, body = await forged.request(method, data=b"3" if method == "POST" else None)
+        assert (status, json.loads(body)) == (400, {"code": 1, "message": "Session ID unknown"})
