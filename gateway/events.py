@@ -46,7 +46,6 @@ class Registration:
 
 
 _handlers: dict[str, Registration] = {}
-_connect_handlers: list[SessionHandler] = []
 _disconnect_handlers: list[SessionHandler] = []
 
 
@@ -60,12 +59,6 @@ def on(event: str, *, error_event: str | None = None) -> Callable[[Handler], Han
         return handler
 
     return register
-
-
-def on_connect(handler: SessionHandler) -> SessionHandler:
-    """Register ``handler`` to run when a session is admitted, before the client hears so."""
-    _connect_handlers.append(handler)
-    return handler
 
 
 def on_disconnect(handler: SessionHandler) -> SessionHandler:
@@ -103,12 +96,6 @@ async def _fail(
         await session.emit(registration.error_event, {"message": message})
     if ack_id is not None:
         await session.ack(ack_id, {"ok": False, "message": message})
-
-
-async def run_connect_handlers(session: Session) -> None:
-    """Run the connect handlers; a failing one is raised, so the CONNECT is refused."""
-    for handler in _connect_handlers:
-        await handler(session)
 
 
 async def run_disconnect_handlers(session: Session) -> None:

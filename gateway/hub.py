@@ -16,7 +16,7 @@ from channels.layers import get_channel_layer
 
 from gateway.broadcast import Broadcast
 from gateway.inbox import receive_forever
-from gateway.rooms import ROOM_EMIT, group_name
+from gateway.rooms import ROOM_EMIT, USER_EMIT, USERS_GROUP, group_name
 from livestream.loops import PerLoop
 
 if TYPE_CHECKING:
@@ -56,6 +56,7 @@ class Hub:
                 if self._channel is None:
                     layer = get_channel_layer()
                     channel = await layer.new_channel(prefix="hub.")
+                    await self._group_add(USERS_GROUP, channel)
                     self._receiver = asyncio.create_task(self._receive_forever(layer, channel))
                     expiry = getattr(layer, "group_expiry", None)
                     if expiry:
@@ -64,6 +65,10 @@ class Hub:
                         )
                     self._channel = channel
         return self._channel
+
+    async def listen(self) -> None:
+        """Make sure this process hears broadcasts (per-user ones included); cheap once done."""
+        await self._ensure_channel()
 
     async def add(self, session: Session, room: str) -> None:
         """Put ``session`` in ``room``, subscribing this process to it first if needed.
@@ -96,17 +101,20 @@ class Hub:
             await pending
 
     async def _subscribe(self, room: str) -> None:
-        # A Redis blip should not fail a join: a few quick retries first.
         channel = await self._ensure_channel()
+        await self._group_add(group_name(room), channel)
+
+    async def _group_add(self, group: str, channel: str) -> None:
+        # A Redis blip should not fail a join: a few quick retries first.
         for attempt in range(1, SUBSCRIBE_ATTEMPTS + 1):
             try:
-                await get_channel_layer().group_add(group_name(room), channel)
+                await get_channel_layer().group_add(group, channel)
                 return
             except Exception:
                 if attempt == SUBSCRIBE_ATTEMPTS:
-                    logger.exception("could not subscribe to room %s", room)
+                    logger.exception("could not subscribe to %s", group)
                     raise
-                logger.warning("subscribing to room %s failed; retrying", room, exc_info=True)
+                logger.warning("subscribing to %s failed; retrying", group, exc_info=True)
                 await asyncio.sleep(SUBSCRIBE_BACKOFF_SECONDS * attempt)
 
     async def remove(self, session: Session, room: str) -> None:
@@ -159,6 +167,20 @@ class Hub:
                     logger.debug("disconnecting %s failed", session.sid, exc_info=True)
             await self.remove_room(room)
 
+    async def deliver_to_user(self, message: dict) -> None:
+        """A broadcast to one user's sockets: rare, so a scan of this process's sessions."""
+        user_id = message["user"]
+        sessions = [s for s in self.sessions if s.user is not None and s.user.id == user_id]
+        broadcast = Broadcast(message["frame"])
+        for session in sessions:
+            try:
+                if not session.deliver(broadcast):
+                    await session.send_frame(broadcast.text)
+                if message.get("disconnect"):
+                    await session.disconnect()
+            except Exception:
+                logger.debug("delivery to %s failed", session.sid, exc_info=True)
+
     async def remove_room(self, room: str) -> None:
         if self.rooms.pop(room, None) is not None and self._channel is not None:
             await get_channel_layer().group_discard(group_name(room), self._channel)
@@ -167,17 +189,20 @@ class Hub:
         await receive_forever(layer, channel, self._handle, what="hub")
 
     async def _handle(self, message: dict) -> None:
-        if message.get("type") == ROOM_EMIT:
+        kind = message.get("type")
+        if kind == ROOM_EMIT:
             await self.deliver(message)
+        elif kind == USER_EMIT:
+            await self.deliver_to_user(message)
 
     async def _refresh_forever(self, layer, channel: str, interval: float) -> None:
         while True:
             await asyncio.sleep(interval)
-            for room in list(self.rooms):
+            for group in [USERS_GROUP, *map(group_name, list(self.rooms))]:
                 try:
-                    await layer.group_add(group_name(room), channel)
+                    await layer.group_add(group, channel)
                 except Exception:
-                    logger.exception("refreshing room %s failed; next round retries", room)
+                    logger.exception("refreshing group %s failed; next round retries", group)
 
 
 # The hub of the running event loop: one per daphne process.

@@ -24,6 +24,10 @@ _GROUP_SAFE = re.compile(r"[^a-zA-Z0-9_.-]")
 _MAX_GROUP = 90
 
 ROOM_EMIT = "room.emit"
+USER_EMIT = "user.emit"
+# Every process's hub is in this group: a message for one user's sockets reaches
+# every process without a subscription per user (see emit_to_user).
+USERS_GROUP = "gateway.users"
 
 
 def group_name(room: str) -> str:
@@ -62,3 +66,25 @@ def emit_to_room_sync(
 ) -> None:
     """:func:`emit_to_room` for synchronous code (views, admin, commands, signals)."""
     async_to_sync(emit_to_room)(room, event, data, disconnect=disconnect)
+
+
+async def emit_to_user(
+    user_id: object, event: str, data: object = None, *, disconnect: bool = False
+) -> None:
+    """Send ``event`` to every socket of user ``user_id`` on every process.
+
+    For rare, per-user news such as a revocation: each process scans its own
+    sessions for the user, so no socket pays a subscription for it at CONNECT.
+    With ``disconnect`` the sockets are then disconnected by the server.
+    """
+    message = {"type": USER_EMIT, "user": str(user_id), "frame": codec.encode_event(event, data)}
+    if disconnect:
+        message["disconnect"] = True
+    await get_channel_layer().group_send(USERS_GROUP, message)
+
+
+def emit_to_user_sync(
+    user_id: object, event: str, data: object = None, *, disconnect: bool = False
+) -> None:
+    """:func:`emit_to_user` for synchronous code (signals, admin, commands)."""
+    async_to_sync(emit_to_user)(user_id, event, data, disconnect=disconnect)

@@ -15,7 +15,6 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from accounts.revocation import user_room
 from gateway import codec, hub
 from gateway.session import (
     CLOSE_NORMAL,
@@ -246,7 +245,7 @@ def _check(session: Session, transport: MemoryTransport, allowed_rooms: set[str]
     assert session.rooms <= allowed_rooms
     for room in session.rooms:
         assert session in hub.get_hub().local_members(room)
-        if not room.startswith(("notification:", "user:")):
+        if not room.startswith("notification:"):
             assert room in joined_streams(session)
 
 
@@ -271,7 +270,7 @@ async def test_any_frames_leave_the_session_consistent(
     sequence, small_payload, user, live_stream, token_for
 ):
     stream_id = str(live_stream.pk)
-    allowed_rooms = {stream_id, f"notification:{user.pk}", user_room(user.pk)}
+    allowed_rooms = {stream_id, f"notification:{user.pk}"}
     fill = {"<token>": token_for(user), "<stream>": stream_id, "<STREAM>": stream_id.upper()}
 
     transport = MemoryTransport()
