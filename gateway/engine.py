@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from gateway import admission, auth, codec, events, limits
+from gateway import admission, auth, codec, events, hub, limits
 from gateway.session import (
     CLOSE_INTERNAL_ERROR,
     CLOSE_PROTOCOL_ERROR,
@@ -160,6 +160,8 @@ async def receive_connect(session: Session, namespace: str, data) -> None:
     if not await session.admit_event():
         return  # CONNECT attempts share the event budget: no free token checks
     try:
+        # This process hears per-user broadcasts (revocations) before it admits anyone.
+        await hub.get_hub().listen()
         identity = await auth.authenticate(data)
         admitted = identity is not None and await limits.acquire_connection(
             identity.id, session.sid
@@ -180,7 +182,4 @@ async def receive_connect(session: Session, namespace: str, data) -> None:
         await limits.release_connection(identity.id, session.sid)
         return
     session.connected(identity)
-    # Apps' connect handlers (e.g. the user's own room) before the client is told;
-    # one that fails closes this session like any unexpected error.
-    await events.run_connect_handlers(session)
     await session.send_frame(codec.encode_connect(session.sid))
