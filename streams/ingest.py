@@ -99,13 +99,11 @@ def ingest_publish(
     now = timezone.now()
     with transaction.atomic():
         locked = Stream.objects.select_for_update().get(pk=stream.pk)
-        if locked.status == Stream.Status.ENDED:
-            raise ENDED
         if locked.encoder_id and locked.encoder_id != encoder.id and not _stale(locked, now):
             raise BUSY
         resumed = locked.encoder_left_at is not None and locked.is_live
         try:
-            locked.start()
+            locked.start()  # the one rule for going live: an ended stream never does
         except StreamStateError:
             raise ENDED from None
         locked.encoder_id = encoder.id

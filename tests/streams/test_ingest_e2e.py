@@ -96,12 +96,14 @@ def status_of(stream: Stream) -> str:
     return Stream.objects.values_list("status", flat=True).get(pk=stream.pk)
 
 
-def fetch(url: str) -> str | None:
+def segments(url: str) -> set[str]:
+    """The fragments the HLS playlist at ``url`` lists now (none while it is missing)."""
     try:
         with urllib.request.urlopen(url, timeout=5) as response:
-            return response.read().decode()
+            playlist = response.read().decode()
     except urllib.error.HTTPError:
-        return None
+        return set()
+    return {line for line in playlist.splitlines() if line.endswith(".ts")}
 
 
 async def test_a_wrong_key_is_refused_and_the_stream_stays_idle(media, encoders, make_stream):
@@ -132,12 +134,10 @@ async def test_the_encoder_drives_the_stream_through_a_reconnect_to_its_end(
     assert playback == f"{rtmp.hls_url}/{stream_id}.m3u8"
 
     # The playlist appears under the public id and grows.
-    first: list[str] = []
-    await eventually(lambda: first.append(fetch(playback)) or first[-1], what="the playlist")
-    await eventually(
-        lambda: (fetch(playback) or "").count(".ts") > first[-1].count(".ts"),
-        what="the playlist to grow",
-    )
+    seen: set[str] = set()
+    await eventually(lambda: seen.update(segments(playback)) or seen, what="the playlist")
+    await eventually(lambda: segments(playback) - seen, what="the playlist to grow")
+    seen |= segments(playback)
 
     # OBS drops and comes back within the grace: viewers stay, told at most the status.
     mark = viewer.mark()
@@ -149,7 +149,8 @@ async def test_the_encoder_drives_the_stream_through_a_reconnect_to_its_end(
     encoder = encoders(publish)
     assert await viewer.wait_for("stream_status", lambda d: d["status"] == "live", after=mark)
     assert status_of(stream) == "live"
-    assert viewer.sio.connected
+    await eventually(lambda: segments(playback) - seen, what="the playlist to go on")
+    assert viewer.sio.connected and status_of(stream) == "live"
 
     # Gone for longer than the grace: the stream ends and the viewer is let go.
     mark = viewer.mark()
