@@ -6,6 +6,7 @@ with a default that is safe to run on a laptop.
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import timedelta
 from pathlib import Path
 
@@ -238,6 +239,13 @@ INGEST_HOOK_SECRET = env_str("INGEST_HOOK_SECRET")
 # Source networks allowed to call the hooks (client address as livestream.client_address
 # sees it); empty: any address that knows the secret.
 INGEST_ALLOWED_NETWORKS = env_list("INGEST_ALLOWED_NETWORKS", [])
+for _network in INGEST_ALLOWED_NETWORKS:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"INGEST_ALLOWED_NETWORKS: {_network!r} is not a network"
+        ) from None
 INGEST_RECONNECT_GRACE_SECONDS = env_int("INGEST_RECONNECT_GRACE_SECONDS", 15)
 # A live stream whose media server has not reported for this long is ended
 # (nginx-rtmp reports every notify_update_timeout, 30 s in deploy/).

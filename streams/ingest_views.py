@@ -22,6 +22,7 @@ media servers cannot add headers) and comes from ``INGEST_ALLOWED_NETWORKS``.
 
 from __future__ import annotations
 
+import functools
 import hmac
 import ipaddress
 import json
@@ -54,19 +55,24 @@ MAX_BODY = 16 * 1024
 Handler = Callable[[HttpRequest], Awaitable[HttpResponse]]
 
 
+@functools.cache
+def _networks(configured: tuple[str, ...]) -> tuple:
+    return tuple(ipaddress.ip_network(net, strict=False) for net in configured)
+
+
 def _allowed(request: HttpRequest) -> bool:
     secret = settings.INGEST_HOOK_SECRET
     given = request.GET.get("secret", "")
     if not secret or not hmac.compare_digest(given.encode(), secret.encode()):
         return False
-    networks = settings.INGEST_ALLOWED_NETWORKS
+    networks = _networks(tuple(settings.INGEST_ALLOWED_NETWORKS))
     if not networks:
         return True
     try:
         address = ipaddress.ip_address(request_client_address(request))
     except ValueError:
         return False
-    return any(address in ipaddress.ip_network(net, strict=False) for net in networks)
+    return any(address.version == net.version and address in net for net in networks)
 
 
 def hook(view: Handler) -> Handler:
