@@ -6,6 +6,7 @@ with a default that is safe to run on a laptop.
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import timedelta
 from pathlib import Path
 
@@ -231,6 +232,29 @@ SOCKETIO = {
     "CHAT_DUPLICATE_WINDOW_MS": env_int("SOCKETIO_CHAT_DUPLICATE_WINDOW_MS", 1_000),
 }
 EXPOSE_STREAM_KEY_FOR_DEV = env_bool("EXPOSE_STREAM_KEY_FOR_DEV", DEBUG)
+
+# --- Ingest: the media server's publish hooks (streams/ingest.py, docs/ingest.md) ---
+# Without a secret the hook endpoints refuse everything.
+INGEST_HOOK_SECRET = env_str("INGEST_HOOK_SECRET")
+# Source networks allowed to call the hooks (client address as livestream.client_address
+# sees it); empty: any address that knows the secret.
+INGEST_ALLOWED_NETWORKS = env_list("INGEST_ALLOWED_NETWORKS", [])
+for _network in INGEST_ALLOWED_NETWORKS:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"INGEST_ALLOWED_NETWORKS: {_network!r} is not a network"
+        ) from None
+INGEST_RECONNECT_GRACE_SECONDS = env_int("INGEST_RECONNECT_GRACE_SECONDS", 15)
+# A live stream whose media server has not reported for this long is ended
+# (nginx-rtmp reports every notify_update_timeout, 30 s in deploy/).
+INGEST_LIVENESS_TIMEOUT_SECONDS = env_int("INGEST_LIVENESS_TIMEOUT_SECONDS", 90, minimum=1)
+INGEST_SWEEP_INTERVAL_SECONDS = env_int("INGEST_SWEEP_INTERVAL_SECONDS", 5, minimum=1)
+# Where viewers play a live stream; "{stream_id}" is replaced. Empty: no playback URL.
+PLAYBACK_URL_TEMPLATE = env_str(
+    "PLAYBACK_URL_TEMPLATE", "http://127.0.0.1:8080/hls/{stream_id}.m3u8"
+)
 CHAT_MESSAGE_MAX_LENGTH = 500
 CHAT_HISTORY_SIZE = 20
 

@@ -14,7 +14,15 @@ MODERATOR_END_REASON = "Ended by a moderator"
 
 @admin.register(Stream)
 class StreamAdmin(admin.ModelAdmin):
-    list_display = ["title", "streamer", "status", "viewers_now", "started_at", "ended_at"]
+    list_display = [
+        "title",
+        "streamer",
+        "status",
+        "encoder",
+        "viewers_now",
+        "started_at",
+        "ended_at",
+    ]
     list_filter = ["status"]
     list_select_related = ["streamer"]
     search_fields = ["title", "streamer__username"]
@@ -25,6 +33,7 @@ class StreamAdmin(admin.ModelAdmin):
         "title",
         "streamer",
         "status",
+        "encoder",
         "viewers_now",
         "stream_key",
         "created_at",
@@ -34,6 +43,7 @@ class StreamAdmin(admin.ModelAdmin):
     ]
     readonly_fields = [
         "status",
+        "encoder",
         "viewers_now",
         "stream_key",
         "created_at",
@@ -59,6 +69,15 @@ class StreamAdmin(admin.ModelAdmin):
         if not hasattr(stream, "_viewers_now"):
             return stream_viewer_counts(streams=[stream])[str(stream.pk)]
         return stream._viewers_now
+
+    @admin.display(description="Encoder")
+    def encoder(self, stream: Stream) -> str:
+        """Whether a media server publishes the stream, and since when (streams.ingest)."""
+        if stream.is_live and stream.encoder_id and stream.encoder_connected_at:
+            return f"connected since {stream.encoder_connected_at:%Y-%m-%d %H:%M:%S} UTC"
+        if stream.is_live and stream.encoder_left_at:
+            return f"reconnecting since {stream.encoder_left_at:%Y-%m-%d %H:%M:%S} UTC"
+        return "-"
 
     def has_moderate_permission(self, request: HttpRequest) -> bool:
         return can_moderate(request.user)

@@ -14,6 +14,7 @@ from livestream.batching import BatchLoader
 from streams import presence, viewers
 from streams.models import Stream
 from streams.permissions import moderators_among
+from streams.selectors import stream_playback_url
 from streams.signals import stream_room_joined
 
 INVALID_STREAM_ID = "Invalid streamId"
@@ -92,7 +93,11 @@ async def join_stream_room(session: Session, payload: Any) -> dict:
     joined_streams(session).add(stream_id)
     added, count = result
 
-    reply = {"streamId": stream_id, "streamKeyForDev": await _key_for(session, stream)}
+    reply = {
+        "streamId": stream_id,
+        "streamKeyForDev": await _key_for(session, stream),
+        "playbackUrl": stream_playback_url(stream=stream),
+    }
     await session.emit("room_joined_successfully", reply)
     await stream_room_joined.asend(sender=Stream, session=session, stream_id=stream_id)
     if added:

@@ -42,6 +42,14 @@ class Stream(models.Model):
     started_at = models.DateTimeField(null=True, blank=True, editable=False)
     ended_at = models.DateTimeField(null=True, blank=True, editable=False)
     end_reason = models.CharField(max_length=200, blank=True, editable=False)
+    # The media server's publishing connection (streams.ingest): which one holds
+    # the stream, since when, when it last reported, and when it dropped (the
+    # reconnect grace runs from then). Kept in the database so that any worker
+    # handles the next hook and a restart forgets nothing.
+    encoder_id = models.CharField(max_length=100, blank=True, editable=False)
+    encoder_connected_at = models.DateTimeField(null=True, blank=True, editable=False)
+    encoder_seen_at = models.DateTimeField(null=True, blank=True, editable=False)
+    encoder_left_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-created_at"]

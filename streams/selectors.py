@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
+from django.conf import settings
 from django.db.models import QuerySet
 from redis import RedisError
 
@@ -19,6 +20,14 @@ def stream_list(*, status: str | None = None) -> QuerySet[Stream]:
     if status:
         streams = streams.filter(status=status)
     return streams
+
+
+def stream_playback_url(*, stream: Stream) -> str | None:
+    """Where viewers play the stream (``PLAYBACK_URL_TEMPLATE``); None unless it is live."""
+    template = settings.PLAYBACK_URL_TEMPLATE
+    if not stream.is_live or not template:
+        return None
+    return template.replace("{stream_id}", str(stream.pk))
 
 
 def stream_viewer_counts(*, streams: Iterable[Stream]) -> dict[str, int]:

@@ -5,7 +5,7 @@ from rest_framework import serializers
 from livestream.api import IsoZDateTimeField
 from streams.models import Stream
 from streams.permissions import may_see_stream_key
-from streams.selectors import stream_viewer_counts
+from streams.selectors import stream_playback_url, stream_viewer_counts
 
 
 class StreamSerializer(serializers.ModelSerializer):
@@ -18,6 +18,7 @@ class StreamSerializer(serializers.ModelSerializer):
     id = serializers.CharField(read_only=True)
     streamer = serializers.SerializerMethodField()
     viewer_count = serializers.SerializerMethodField()
+    playback_url = serializers.SerializerMethodField()
     created_at = IsoZDateTimeField()
     started_at = IsoZDateTimeField()
     ended_at = IsoZDateTimeField()
@@ -30,6 +31,7 @@ class StreamSerializer(serializers.ModelSerializer):
             "status",
             "streamer",
             "viewer_count",
+            "playback_url",
             "created_at",
             "started_at",
             "ended_at",
@@ -44,6 +46,9 @@ class StreamSerializer(serializers.ModelSerializer):
         if counts is None:
             counts = stream_viewer_counts(streams=[stream])
         return counts.get(str(stream.pk), 0)
+
+    def get_playback_url(self, stream: Stream) -> str | None:
+        return stream_playback_url(stream=stream)
 
     def to_representation(self, stream: Stream) -> dict:
         data = super().to_representation(stream)

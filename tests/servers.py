@@ -192,3 +192,85 @@ class ProxiedCluster:
         self.proxy.stop()
         for worker in self.workers:
             worker.stop()
+
+
+RTMP_RECIPE = ROOT / "deploy" / "nginx-rtmp.conf"
+RTMP_MODULE = Path("/usr/lib/nginx/modules/ngx_rtmp_module.so")
+
+
+class RtmpServer:
+    """nginx-rtmp running the deploy/ recipe with test ports, hooks to ``backend_url``."""
+
+    def __init__(self, work_dir: Path, backend_url: str, secret: str) -> None:
+        self.rtmp_port = free_port()
+        self.http_port = free_port()
+        self.dir = work_dir / f"nginx-rtmp-{self.rtmp_port}"
+        self.hls_dir = self.dir / "hls"
+        self.hls_dir.mkdir(parents=True)
+        self.backend_url = backend_url
+        self.secret = secret
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def publish_url(self) -> str:
+        return f"rtmp://127.0.0.1:{self.rtmp_port}/live"
+
+    @property
+    def hls_url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}/hls"
+
+    @property
+    def access_log(self) -> Path:
+        return self.dir / "access.log"
+
+    def render(self) -> str:
+        recipe = RTMP_RECIPE.read_text()
+        recipe = recipe.replace("listen 1935;", f"listen 127.0.0.1:{self.rtmp_port};")
+        recipe = recipe.replace("127.0.0.1:1935", f"127.0.0.1:{self.rtmp_port}")
+        recipe = recipe.replace("/var/log/nginx/rtmp-access.log", str(self.access_log))
+        recipe = recipe.replace("listen 8080;", f"listen 127.0.0.1:{self.http_port};")
+        recipe = recipe.replace("http://127.0.0.1:8000", self.backend_url)
+        recipe = recipe.replace("secret=CHANGE-ME", f"secret={self.secret}")
+        recipe = recipe.replace("/var/lib/livestream/hls", str(self.hls_dir))
+        # Short updates so the liveness path runs within a test.
+        recipe = recipe.replace("notify_update_timeout 30s;", "notify_update_timeout 2s;")
+        temp = " ".join(
+            f"{kind}_temp_path {self.dir / kind};"
+            for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+        )
+        recipe = recipe.replace("http {\n", f"http {{\naccess_log {self.access_log};\n{temp}\n", 1)
+        return (
+            f"user root;\npid {self.dir / 'nginx.pid'};\nerror_log {self.dir / 'error.log'} info;\n"
+            f"{recipe}"
+        )
+
+    def start(self, timeout: float = 10) -> RtmpServer:
+        conf = self.dir / "nginx.conf"
+        conf.write_text(self.render())
+        self.process = subprocess.Popen(
+            [shutil.which("nginx") or "nginx", "-p", str(self.dir), "-c", str(conf)]
+            + ["-g", "daemon off;"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"nginx-rtmp exited early:\n{self.log()}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.rtmp_port), timeout=1):
+                    return self
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"nginx-rtmp did not listen within {timeout}s:\n{self.log()}")
+
+    def log(self) -> str:
+        try:
+            return (self.dir / "error.log").read_text(errors="replace")[-3000:]
+        except OSError:
+            return ""
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)

@@ -25,7 +25,7 @@ def cluster(transactional_db, server_logs):
 
 
 def connections_per_worker(cluster) -> list[int]:
-    return [len(re.findall(r'"WSCONNECT /socket.io/"', w.log())) for w in cluster.workers]
+    return [len(re.findall(r'"WSCONNECTING /socket.io/"', w.log())) for w in cluster.workers]
 
 
 async def test_rooms_counts_chat_notifications_and_the_end_span_the_workers(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from django.urls import reverse
 
@@ -50,6 +52,21 @@ def test_changelist_shows_viewers_with_one_lookup(moderator, make_stream, counte
     assert len(counted) == 1 and len(counted[0]) == 2
     assert content.count('<td class="field-viewers_now">5</td>') == 2
     assert content.count('<td class="field-viewers_now">0</td>') == 1
+
+
+def test_changelist_shows_whether_an_encoder_is_connected_and_since_when(
+    moderator, make_stream, counted
+):
+    since = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    make_stream(title="Encoded")
+    Stream.objects.filter(title="Encoded").update(encoder_id="x", encoder_connected_at=since)
+    make_stream(title="Dropped")
+    Stream.objects.filter(title="Dropped").update(encoder_left_at=since)
+    make_stream(title="By hand")
+    content = moderator.get(CHANGELIST).content.decode()
+    assert '<td class="field-encoder">connected since 2026-01-02 03:04:05 UTC</td>' in content
+    assert '<td class="field-encoder">reconnecting since 2026-01-02 03:04:05 UTC</td>' in content
+    assert content.count('<td class="field-encoder">-</td>') == 1
 
 
 def test_changelist_filters_by_status_and_searches(moderator, make_stream, make_user):

@@ -89,11 +89,21 @@ class TestRead:
             "status": "idle",
             "streamer": {"id": str(owner.pk), "username": "streamer"},
             "viewer_count": 0,
+            "playback_url": None,
             "created_at": body["created_at"],
             "started_at": None,
             "ended_at": None,
         }
         assert body["created_at"].endswith("Z")
+
+    def test_playback_url_only_while_live(self, api_client, stream, settings):
+        settings.PLAYBACK_URL_TEMPLATE = "https://cdn.example/hls/{stream_id}/index.m3u8"
+        stream.start()
+        url = f"https://cdn.example/hls/{stream.pk}/index.m3u8"
+        assert api_client.get(detail(stream)).json()["playback_url"] == url
+        assert api_client.get(LIST).json()["results"][0]["playback_url"] == url
+        stream.end()
+        assert api_client.get(detail(stream)).json()["playback_url"] is None
 
     @pytest.mark.parametrize("stream_id", [uuid.uuid4(), "not-a-uuid", "123"])
     def test_detail_of_unknown_or_malformed_id_is_404(self, api_client, stream_id):

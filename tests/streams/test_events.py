@@ -29,12 +29,19 @@ async def test_join_replies_in_order(server, connect, user, make_stream):
         "recent_chat_history",
         "viewer_count_updated",
     ]
+    playback = f"http://127.0.0.1:8080/hls/{sid(stream)}.m3u8"  # PLAYBACK_URL_TEMPLATE
     assert client.received("room_joined_successfully") == [
-        {"streamId": sid(stream), "streamKeyForDev": None}
+        {"streamId": sid(stream), "streamKeyForDev": None, "playbackUrl": playback}
     ]
     assert client.received("recent_chat_history") == [{"streamId": sid(stream), "messages": []}]
     assert client.received("viewer_count_updated") == [{"streamId": sid(stream), "count": 1}]
-    assert ack == {"ok": True, "streamId": sid(stream), "streamKeyForDev": None, "count": 1}
+    assert ack == {
+        "ok": True,
+        "streamId": sid(stream),
+        "streamKeyForDev": None,
+        "playbackUrl": playback,
+        "count": 1,
+    }
 
 
 async def test_join_broadcasts_the_count_to_everyone_in_the_room(
