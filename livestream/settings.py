@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "chat",
     "notifications",
     "audit",
+    "moderation",
 ]
 
 MIDDLEWARE = [
