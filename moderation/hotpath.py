@@ -183,7 +183,8 @@ async def admit(*, user_id: str, stream_id: str, text: str, site_moderator: bool
     keys = [state, _slow_key(stream_id, user_id), key(*_TERMS_VERSION)]
     for _ in range(ATTEMPTS):
         terms_version = _matchers.version
-        blocked = (await _matchers.get(stream_id)).matches(text)
+        # Until the script has told this process the version, there is no matcher to trust.
+        blocked = bool(terms_version) and (await _matchers.get(stream_id)).matches(text)
         args = [user_id, int(site_moderator), terms_version, int(blocked)]
         code, value = await _script(client, _CHECK)(keys=keys, args=args)
         if code == _OK:
