@@ -96,6 +96,7 @@ def chat_clear(*, stream, by: AbstractBaseUser, client_address: str = audit.LOCA
             targets=[stream],
             client_address=client_address,
             detail=f"{count} messages",
+            stream_id=stream.pk,
         )
         stream_id = str(stream.pk)
         transaction.on_commit(lambda: _announce_cleared(stream_id), robust=True)

@@ -7,4 +7,5 @@ urlpatterns = [
     path("api/", include("streams.urls")),
     path("api/", include("chat.urls")),
     path("api/", include("notifications.urls")),
+    path("api/", include("moderation.urls")),
 ]

@@ -17,6 +17,7 @@ from chat.services import chat_clear, chat_messages_remove
 from gateway import events
 from gateway.events import EventError
 from gateway.session import Session
+from livestream.timefmt import iso_z
 from moderation import hotpath, services
 from streams.events import parse_stream_id, session_is_moderator
 from streams.models import Stream
@@ -98,7 +99,7 @@ async def moderation_timeout_user(session: Session, payload: Any) -> dict:
         session, stream_id, _on_user(services.user_restrict),
         user_id=user_id, seconds=seconds, reason=_reason(payload),
     )  # fmt: skip
-    return {"streamId": stream_id, "userId": str(user_id), "until": services.iso(ban.expires_at)}
+    return {"streamId": stream_id, "userId": str(user_id), "until": iso_z(ban.expires_at)}
 
 
 @events.on("moderation_ban_user", error_event=ERROR_EVENT)

@@ -27,6 +27,7 @@ class ChannelModerator(models.Model):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
+        ordering = ["created_at", "id"]
         constraints = [
             models.UniqueConstraint(fields=["owner", "user"], name="channel_moderator_once")
         ]

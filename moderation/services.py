@@ -8,7 +8,7 @@ Redis copy of the stream's state (:mod:`moderation.hotpath`) and tells the room.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from audit import services as audit
 from gateway.rooms import emit_to_room_sync
+from livestream.timefmt import iso_z
 from moderation import hotpath
 from moderation.models import (
     ADD_BLOCKED_TERM,
@@ -82,10 +83,6 @@ def _after_commit(stream: Stream, event: str | None = None, data: dict | None = 
     transaction.on_commit(publish, robust=True)
 
 
-def iso(moment: datetime) -> str:
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def user_restrict(
     *,
     stream: Stream,
@@ -112,13 +109,14 @@ def user_restrict(
             action=TIMEOUT_USER if seconds is not None else BAN_USER,
             targets=[user],
             client_address=client_address,
-            detail=f"in {stream.pk}, {detail}: {reason}"[:200],
+            detail=f"{detail}: {reason}" if reason else detail,
+            stream_id=stream.pk,
         )
         if expires_at is None:
             _after_commit(stream, USER_BANNED, {"userId": str(user.pk)})
         else:
             _after_commit(
-                stream, USER_TIMED_OUT, {"userId": str(user.pk), "until": iso(expires_at)}
+                stream, USER_TIMED_OUT, {"userId": str(user.pk), "until": iso_z(expires_at)}
             )
     return ban
 
@@ -135,7 +133,7 @@ def user_unban(*, stream: Stream, user, by, client_address: str = audit.LOCAL) -
             action=UNBAN_USER,
             targets=[user],
             client_address=client_address,
-            detail=f"in {stream.pk}",
+            stream_id=stream.pk,
         )
         _after_commit(stream, USER_UNBANNED, {"userId": str(user.pk)})
 
@@ -154,6 +152,7 @@ def slow_mode_set(*, stream: Stream, seconds: int, by, client_address: str = aud
             targets=[stream],
             client_address=client_address,
             detail=f"{seconds} s",
+            stream_id=stream.pk,
         )
         _after_commit(stream, SLOW_MODE_CHANGED, {"seconds": seconds})
 
@@ -210,8 +209,9 @@ def blocked_term_add(
     with transaction.atomic():
         blocked = BlockedTerm.objects.create(stream=stream, term=term, created_by=by)
         audit.moderation_records(
-            actor=by, action=ADD_BLOCKED_TERM, targets=[blocked], client_address=client_address
-        )
+            actor=by, action=ADD_BLOCKED_TERM, targets=[blocked], client_address=client_address,
+            detail=term, stream_id=blocked.stream_id,
+        )  # fmt: skip
         transaction.on_commit(hotpath.terms_changed, robust=True)
     return blocked
 
@@ -224,8 +224,9 @@ def blocked_term_remove(*, blocked: BlockedTerm, by, client_address: str = audit
         require_moderator(by, blocked.stream)
     with transaction.atomic():
         audit.moderation_records(
-            actor=by, action=REMOVE_BLOCKED_TERM, targets=[blocked], client_address=client_address
-        )
+            actor=by, action=REMOVE_BLOCKED_TERM, targets=[blocked], client_address=client_address,
+            detail=blocked.term, stream_id=blocked.stream_id,
+        )  # fmt: skip
         blocked.delete()
         transaction.on_commit(hotpath.terms_changed, robust=True)
 
