@@ -249,3 +249,57 @@ async def test_a_moderator_on_one_worker_times_out_a_user_on_another(
     assert (await target.wait_for("user_timed_out", after=mark))["userId"] == str(viewer.pk)
     refused = await say(target, sid, "after")
     assert refused["ok"] is False and refused["message"].startswith("You are timed out for")
+
+
+@pytest.mark.parametrize(
+    ("event", "payload", "message"),
+    [
+        ("moderation_ban_user", None, "Invalid streamId"),
+        ("moderation_ban_user", {"streamId": "x", "userId": 1}, "Invalid streamId"),
+        ("moderation_ban_user", {"streamId": "SID", "userId": "1e3"}, "Invalid userId"),
+        ("moderation_ban_user", {"streamId": "SID", "userId": True}, "Invalid userId"),
+        ("moderation_ban_user", {"streamId": "SID", "userId": "9" * 10_000}, "Invalid userId"),
+        ("moderation_ban_user", {"streamId": "SID", "userId": 10**9}, "User not found"),
+        (
+            "moderation_ban_user",
+            {"streamId": "SID", "userId": "TARGET", "reason": "r" * 201},
+            "Invalid reason",
+        ),
+        (
+            "moderation_timeout_user",
+            {"streamId": "SID", "userId": "TARGET", "seconds": 0},
+            "seconds must be a whole number from 1 to 1209600",
+        ),
+        (
+            "moderation_timeout_user",
+            {"streamId": "SID", "userId": "TARGET", "seconds": 1.5},
+            "seconds must be a whole number from 1 to 1209600",
+        ),
+        (
+            "moderation_set_slow_mode",
+            {"streamId": "SID", "seconds": 3601},
+            "seconds must be a whole number from 0 to 3600",
+        ),
+        ("moderation_delete_message", {"streamId": "SID", "messageId": "a"}, "Invalid messageId"),
+        (
+            "moderation_clear_chat",
+            {"streamId": "00000000-0000-0000-0000-000000000000"},
+            "Stream not found",
+        ),
+    ],
+)
+async def test_bad_moderation_input_is_answered_and_the_room_is_unharmed(
+    channel, make_user, event, payload, message
+):
+    target = make_user()
+    owner, bystander = await channel(channel.owner), await channel()
+    if isinstance(payload, dict):
+        payload = {
+            k: {"SID": channel.sid, "TARGET": target.pk}.get(v, v) if isinstance(v, str) else v
+            for k, v in payload.items()
+        }
+    mark = owner.mark()
+    assert await owner.call(event, payload) == {"ok": False, "message": message}
+    assert await owner.wait_for("moderation_error", after=mark) == {"message": message}
+    assert (await say(bystander, channel.sid, "still fine"))["ok"] is True
+    assert (await say(owner, channel.sid, "me too"))["ok"] is True
