@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from channels.db import database_sync_to_async
+from django.contrib.auth import get_user_model
 
 from chat import admission
 from chat.models import ChatMessage
@@ -64,8 +65,6 @@ def _reason(payload: dict) -> str:
 @database_sync_to_async
 def _act(session: Session, stream_id: str, action, **kwargs) -> Any:
     """Run ``action`` as the socket's user on the stream, in the database thread."""
-    from django.contrib.auth import get_user_model
-
     stream = Stream.objects.filter(pk=stream_id).first()
     if stream is None:
         raise EventError(STREAM_NOT_FOUND)

@@ -27,6 +27,7 @@ from moderation.terms import Matcher
 
 BANNED = "You are banned from this chat"
 BLOCKED_TERM = "Your message contains a blocked term"
+BUSY = "Moderation settings are changing, please try again"
 STATE_TTL_SECONDS = 24 * 3600
 MATCHER_CACHE_SIZE = 1024
 
@@ -179,7 +180,7 @@ async def admit(*, user_id: str, stream_id: str, text: str, site_moderator: bool
     A message that passes spends the user's slow-mode interval.
     """
     client = get_async_redis()
-    state, version_key = _state_keys(stream_id)
+    state, _ = _state_keys(stream_id)
     keys = [state, _slow_key(stream_id, user_id), key(*_TERMS_VERSION)]
     for _ in range(ATTEMPTS):
         terms_version = _matchers.version
@@ -197,7 +198,7 @@ async def admit(*, user_id: str, stream_id: str, text: str, site_moderator: bool
             await _fill(client, stream_id)
             continue
         raise Refused(_reason(code, int(value)))
-    raise Refused("Moderation state is changing, please try again")
+    raise Refused(BUSY)
 
 
 def _reason(code: int, millis: int) -> str:

@@ -45,7 +45,7 @@ class StreamModeration:
                 raise NotFound(exc.message) from None
             raise ValidationError({"detail": exc.message}) from None
 
-    def user(self, user_id) -> object:
+    def target_user(self, user_id) -> object:
         user = services.user_by_id(user_id)
         if user is None:
             raise NotFound("User not found")
@@ -67,7 +67,7 @@ class BanList(StreamModeration, generics.ListAPIView):
         params.is_valid(raise_exception=True)
         data = params.validated_data
         ban = self.act(
-            services.user_restrict, stream=stream, user=self.user(data["userId"]),
+            services.user_restrict, stream=stream, user=self.target_user(data["userId"]),
             seconds=data.get("seconds"), reason=data["reason"],
         )  # fmt: skip
         body = serializers.ChatBanSerializer(ban).data
@@ -77,7 +77,7 @@ class BanList(StreamModeration, generics.ListAPIView):
 class BanDetail(StreamModeration, APIView):
     def delete(self, request, stream_id, user_id):
         stream = self.stream()
-        self.act(services.user_unban, stream=stream, user=self.user(user_id))
+        self.act(services.user_unban, stream=stream, user=self.target_user(user_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -151,7 +151,7 @@ class ModeratorList(StreamModeration, generics.ListAPIView):
         moderator = self.act(
             services.moderator_add,
             owner=stream.streamer,
-            user=self.user(params.validated_data["userId"]),
+            user=self.target_user(params.validated_data["userId"]),
         )
         body = serializers.ModeratorSerializer(moderator).data
         return Response(body, status=status.HTTP_201_CREATED)
@@ -160,7 +160,9 @@ class ModeratorList(StreamModeration, generics.ListAPIView):
 class ModeratorDetail(StreamModeration, APIView):
     def delete(self, request, stream_id, user_id):
         stream = self.stream()
-        if not self.act(services.moderator_remove, owner=stream.streamer, user=self.user(user_id)):
+        if not self.act(
+            services.moderator_remove, owner=stream.streamer, user=self.target_user(user_id)
+        ):
             raise NotFound("Not a moderator")
         return Response(status=status.HTTP_204_NO_CONTENT)
 
