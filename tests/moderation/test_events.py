@@ -151,6 +151,10 @@ async def test_a_site_moderator_moderates_every_stream(channel, staff, make_user
     ack = await mod.call("moderation_ban_user", {"streamId": channel.sid, "userId": viewer.pk})
     assert ack["ok"], ack
     assert (await say(target, channel.sid, "hi"))["message"] == "You are banned from this chat"
+    ack = await mod.call("moderation_set_slow_mode", {"streamId": channel.sid, "seconds": 30})
+    assert ack["ok"], ack
+    for text in ("site moderators", "are exempt"):
+        assert (await say(mod, channel.sid, text))["ok"] is True
 
 
 async def test_delete_one_message_and_clear_the_chat(channel, make_user, connect, server):
