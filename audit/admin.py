@@ -10,13 +10,15 @@ from audit.models import ModerationRecord
 class ModerationRecordAdmin(admin.ModelAdmin):
     """The audit trail, read-only: nobody edits or deletes history from the admin."""
 
-    list_display = ["at", "actor_name", "action", "target_repr", "client_address", "detail"]
+    list_display = [
+        "at", "actor_name", "action", "target_repr", "stream_id", "client_address", "detail",
+    ]  # fmt: skip
     list_filter = ["action"]
-    search_fields = ["actor_name", "target_id", "target_repr", "client_address"]
+    search_fields = ["actor_name", "target_id", "target_repr", "client_address", "stream_id"]
     date_hierarchy = "at"
     fields = [
         "at", "actor", "actor_name", "action", "target_type", "target_id", "target_repr",
-        "detail", "client_address",
+        "stream_id", "detail", "client_address",
     ]  # fmt: skip
     readonly_fields = fields
 

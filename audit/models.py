@@ -23,6 +23,8 @@ class ModerationRecord(models.Model):
     target_id = models.CharField(max_length=64, db_index=True)
     target_repr = models.CharField(max_length=200)
     detail = models.CharField(max_length=200, blank=True)
+    # The stream the action concerned, if any: moderators read the records of their streams.
+    stream_id = models.CharField(max_length=64, blank=True, db_index=True)
     # The client address (livestream.client_address), or "local" for a command.
     client_address = models.CharField(max_length=64)
 

@@ -24,8 +24,13 @@ def moderation_records(
     targets: Iterable[models.Model],
     client_address: str = LOCAL,
     detail: str = "",
+    stream_id: object = None,
 ) -> list[ModerationRecord]:
-    """Store that ``actor`` (a user, or None for the system) did ``action`` to each target."""
+    """Store that ``actor`` (a user, or None for the system) did ``action`` to each target.
+
+    ``stream_id`` is the stream concerned; by default a target's own ``stream_id``
+    (a chat message's), if it has one.
+    """
     has_pk = actor is not None and actor.pk is not None
     records = [
         ModerationRecord(
@@ -37,6 +42,7 @@ def moderation_records(
             target_repr=str(target)[:200],
             detail=detail[:200],
             client_address=client_address[:64],
+            stream_id=str(stream_id or getattr(target, "stream_id", None) or ""),
         )
         for target in targets
     ]

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.dispatch import receiver
 
-from chat import history, limits, text
+from chat import admission, history, limits, text
 from chat.payloads import message_payload
 from chat.writer import NotSaved, get_writer
 from gateway import events
@@ -33,13 +33,19 @@ async def chat_message(session: Session, payload: Any) -> dict:
         raise EventError(NOT_IN_ROOM)
     draft = {"user_id": session.user.id, "stream_id": stream_id, "text": body}
     try:
+        await admission.admit_message(session, stream_id, body)
+    except limits.Refused as exc:
+        raise EventError(exc.reason) from None
+    try:
         await limits.admit_message(**draft)
     except limits.Refused as exc:
+        await admission.forget_message(session, stream_id, body)
         raise EventError(exc.reason) from None
     try:
         message = await get_writer().save(**draft)
     except NotSaved as exc:
         await limits.forget_message(**draft)
+        await admission.forget_message(session, stream_id, body)
         raise EventError(exc.reason) from None
     broadcast = message_payload(message, username=session.user.username)
     await history.remember(broadcast)

@@ -74,3 +74,35 @@ def _invalidate_history(stream_id: str) -> None:
             raise
         return  # no history cache in this deployment
     history.invalidate(stream_id)
+
+
+CHAT_CLEARED = "chat_cleared"
+CLEAR_CHAT = "clear chat"  # the audit trail's name for it
+
+
+def chat_clear(*, stream, by: AbstractBaseUser, client_address: str = audit.LOCAL) -> int:
+    """Remove every visible message of ``stream``; returns how many were removed.
+
+    One audit record for the stream, then, after commit, the history cache is
+    dropped and the room gets ``chat_cleared {streamId}``.
+    """
+    with transaction.atomic():
+        count = ChatMessage.objects.filter(stream=stream, removed_at__isnull=True).update(
+            removed_at=timezone.now(), removed_by=by
+        )
+        audit.moderation_records(
+            actor=by,
+            action=CLEAR_CHAT,
+            targets=[stream],
+            client_address=client_address,
+            detail=f"{count} messages",
+            stream_id=stream.pk,
+        )
+        stream_id = str(stream.pk)
+        transaction.on_commit(lambda: _announce_cleared(stream_id), robust=True)
+    return count
+
+
+def _announce_cleared(stream_id: str) -> None:
+    _invalidate_history(stream_id)
+    emit_to_room_sync(stream_id, CHAT_CLEARED, {"streamId": stream_id})

@@ -81,6 +81,7 @@ class Session:
         "_event_stamp",
         "_pending",
         "binary",
+        "client_address",
         "__weakref__",
     )
 
@@ -89,6 +90,8 @@ class Session:
     ) -> None:
         self.sid = sid or secrets.token_urlsafe(15)
         self.transport = transport
+        # Where the socket came from (livestream.client_address), for the audit trail.
+        self.client_address = pending.address if pending is not None else ""
         self.user: Identity | None = None
         self.state = State.AWAITING_CONNECT
         # Created on first use: memory per connection is what bounds how many

@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "chat",
     "notifications",
     "audit",
+    "moderation",
 ]
 
 MIDDLEWARE = [

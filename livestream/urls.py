@@ -9,6 +9,7 @@ urlpatterns = [
     path("api/", include("streams.urls")),
     path("api/", include("chat.urls")),
     path("api/", include("notifications.urls")),
+    path("api/", include("moderation.urls")),
     # Media-server hooks: secret-guarded, not part of the public API.
     path("ingest/", include(ingest_urlpatterns)),
 ]

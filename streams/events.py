@@ -45,14 +45,20 @@ def joined_streams(session: Session) -> set[str]:
 
 
 async def _key_for(session: Session, stream: Stream) -> str | None:
-    user_id = session.user.id
-    if settings.EXPOSE_STREAM_KEY_FOR_DEV or str(stream.streamer_id) == user_id:
+    if settings.EXPOSE_STREAM_KEY_FOR_DEV or str(stream.streamer_id) == session.user.id:
         return stream.stream_key
-    # Asked once per socket, like authentication: joins after the first cost no query.
+    return stream.stream_key if await session_is_moderator(session) else None
+
+
+async def session_is_moderator(session: Session) -> bool:
+    """Whether the socket's user may moderate every stream (:func:`can_moderate`).
+
+    Asked once per socket, like authentication: later questions cost no query.
+    """
     moderator = session.data.get("moderator")
     if moderator is None:
-        moderator = session.data["moderator"] = await _moderators.load(user_id)
-    return stream.stream_key if moderator else None
+        moderator = session.data["moderator"] = await _moderators.load(session.user.id)
+    return moderator
 
 
 def _fetch_moderators(user_ids: list[str]) -> dict[str, bool]:

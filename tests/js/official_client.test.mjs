@@ -302,3 +302,30 @@ test("(d) ending the stream from another process (manage.py end_stream --reason)
     message: "Hết giờ rồi, hẹn gặp lại!",
   }),
 );
+
+test("(e) the streamer times out a viewer: the room is told and the viewer's chat is refused", { timeout: 30_000 }, async () => {
+  const { viewerA, streamer } = FIXTURE.users;
+  const streamId = FIXTURE.streams.moderation.id;
+  const owner = client(streamer.token);
+  const viewer = client(viewerA.token);
+  await Promise.all([connected(owner), connected(viewer)]);
+  await joinRoom(owner, streamId);
+  await joinRoom(viewer, streamId);
+
+  const ack = await owner
+    .timeout(WAIT_MS)
+    .emitWithAck("moderation_timeout_user", { streamId, userId: viewerA.id, seconds: 42, reason: "spam" });
+  assert.equal(ack.ok, true, `timeout ack: ${JSON.stringify(ack)}`);
+  assert.match(ack.until, ISO_Z);
+  const told = await waitFor(viewer, "user_timed_out");
+  assert.deepEqual(told, { streamId, userId: String(viewerA.id), until: ack.until });
+
+  const refused = await viewer.timeout(WAIT_MS).emitWithAck("chat_message", { streamId, message: "hello?" });
+  assert.equal(refused.ok, false);
+  assert.match(refused.message, /^You are timed out for (42|41) more seconds$/);
+  assert.deepEqual(await waitFor(viewer, "message_error"), { message: refused.message });
+
+  const denied = await viewer.timeout(WAIT_MS).emitWithAck("moderation_clear_chat", { streamId });
+  assert.deepEqual(denied, { ok: false, message: "You are not a moderator of this stream" });
+  assert.deepEqual(await waitFor(viewer, "moderation_error"), { message: denied.message });
+});

@@ -150,7 +150,7 @@ def run_official_client(
             "id": str(make_stream(streamer=streamer, title=f"JS {name}").pk),
             "streamerToken": token_for(streamer),
         }
-        for name in ("chat", "endRest", "endCommand")
+        for name in ("chat", "endRest", "endCommand", "moderation")
     }
     fixture = {
         "badToken": token_for(viewer_a)[:-4] + "AAAA",  # a forged signature
