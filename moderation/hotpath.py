@@ -22,7 +22,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from chat.limits import Refused
-from livestream.redis_clients import get_async_redis, get_redis, key
+from livestream.redis_clients import LuaScript, get_async_redis, get_redis, key
 from moderation.terms import Matcher
 
 BANNED = "You are banned from this chat"
@@ -44,7 +44,7 @@ _OK, _BANNED, _TIMED_OUT, _SLOW, _BLOCKED, _NOT_LOADED, _STALE_TERMS = 0, 1, 2, 
 
 # KEYS: state hash, this user's slow-mode key, terms version.
 # ARGV: user id, site moderator (1/0), terms version of the matcher, matched a term (1/0).
-_CHECK = """
+_CHECK = LuaScript("""
 local tv = redis.call('GET', KEYS[3]) or '0'
 if tv ~= ARGV[3] then return {-2, tv} end
 local s = redis.call('HMGET', KEYS[1], 'loaded', 'slow', 'exempt:' .. ARGV[1], 'ban:' .. ARGV[1])
@@ -63,16 +63,16 @@ if slow > 0 and ARGV[2] ~= '1' and not s[3] then
   end
 end
 return {0, 0}
-"""
+""")
 
 # KEYS: state hash, its version. ARGV: the version read before the database, ttl, fields...
-_FILL = """
+_FILL = LuaScript("""
 if (redis.call('GET', KEYS[2]) or '0') ~= ARGV[1] then return 0 end
 redis.call('DEL', KEYS[1])
 for i = 3, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 return 1
-"""
+""")
 
 
 def _state_keys(stream_id: str) -> tuple[str, str]:
@@ -133,14 +133,6 @@ def _terms_of(stream_id: str) -> Matcher:
 
 _load_state = database_sync_to_async(_state_fields)
 _load_terms = database_sync_to_async(_terms_of)
-_scripts: dict[tuple[int, str], object] = {}
-
-
-def _script(client, source: str):
-    script = _scripts.get((id(client), source))
-    if script is None:
-        script = _scripts[(id(client), source)] = client.register_script(source)
-    return script
 
 
 class _Matchers:
@@ -187,7 +179,7 @@ async def admit(*, user_id: str, stream_id: str, text: str, site_moderator: bool
         # Until the script has told this process the version, there is no matcher to trust.
         blocked = bool(terms_version) and (await _matchers.get(stream_id)).matches(text)
         args = [user_id, int(site_moderator), terms_version, int(blocked)]
-        code, value = await _script(client, _CHECK)(keys=keys, args=args)
+        code, value = await _CHECK.on(client)(keys=keys, args=args)
         if code == _OK:
             return
         if code == _STALE_TERMS:
@@ -217,9 +209,7 @@ async def _fill(client, stream_id: str) -> None:
     fields = await _load_state(stream_id)
     if fields is None:
         fields = ["loaded", "1"]  # no such stream: nothing to enforce
-    await _script(client, _FILL)(
-        keys=[state, version_key], args=[version, STATE_TTL_SECONDS, *fields]
-    )
+    await _FILL.on(client)(keys=[state, version_key], args=[version, STATE_TTL_SECONDS, *fields])
 
 
 async def forget_slow_mode(*, user_id: str, stream_id: str) -> None:
