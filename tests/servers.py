@@ -92,15 +92,59 @@ class DaphneServer:
 NGINX_RECIPE = ROOT / "deploy" / "nginx-livestream.conf"
 
 
-class NginxProxy:
+class _NginxProcess:
+    """nginx in the foreground on a rendered configuration, in its own folder.
+
+    Subclasses set ``dir`` and ``listen_port`` and render the configuration.
+    """
+
+    dir: Path
+    listen_port: int
+    process: subprocess.Popen | None = None
+
+    def render(self) -> str:
+        raise NotImplementedError
+
+    def start(self, timeout: float = 10):
+        conf = self.dir / "nginx.conf"
+        conf.write_text(self.render())
+        self.process = subprocess.Popen(
+            [shutil.which("nginx") or "nginx", "-p", str(self.dir), "-c", str(conf)]
+            + ["-g", "daemon off;"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"nginx exited early:\n{self.log()}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.listen_port), timeout=1):
+                    return self
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"nginx did not listen within {timeout}s:\n{self.log()}")
+
+    def log(self) -> str:
+        try:
+            return (self.dir / "error.log").read_text(errors="replace")[-3000:]
+        except OSError:
+            return ""
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+
+
+class NginxProxy(_NginxProcess):
     """nginx running the deploy/ recipe in front of the given worker ports."""
 
     def __init__(self, work_dir: Path, worker_ports: list[int]) -> None:
-        self.port = free_port()
+        self.port = self.listen_port = free_port()
         self.dir = work_dir / f"nginx-{self.port}"
         self.dir.mkdir()
         self.worker_ports = worker_ports
-        self.process: subprocess.Popen | None = None
 
     @property
     def url(self) -> str:
@@ -121,44 +165,6 @@ class NginxProxy:
             "events { worker_connections 4096; }\n"
             f"http {{\naccess_log off;\n{temp}\n{recipe}\n}}\n"
         )
-
-    def start(self, timeout: float = 10) -> NginxProxy:
-        conf = self.dir / "nginx.conf"
-        conf.write_text(self.render())
-        self.process = subprocess.Popen(
-            [
-                shutil.which("nginx") or "nginx",
-                "-p",
-                str(self.dir),
-                "-c",
-                str(conf),
-                "-g",
-                "daemon off;",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"nginx exited early:\n{self.log()}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
-                    return self
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError(f"nginx did not listen within {timeout}s:\n{self.log()}")
-
-    def log(self) -> str:
-        try:
-            return (self.dir / "error.log").read_text(errors="replace")[-3000:]
-        except OSError:
-            return ""
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
 
 
 class ProxiedCluster:
@@ -198,18 +204,17 @@ RTMP_RECIPE = ROOT / "deploy" / "nginx-rtmp.conf"
 RTMP_MODULE = Path("/usr/lib/nginx/modules/ngx_rtmp_module.so")
 
 
-class RtmpServer:
+class RtmpServer(_NginxProcess):
     """nginx-rtmp running the deploy/ recipe with test ports, hooks to ``backend_url``."""
 
     def __init__(self, work_dir: Path, backend_url: str, secret: str) -> None:
-        self.rtmp_port = free_port()
+        self.rtmp_port = self.listen_port = free_port()
         self.http_port = free_port()
         self.dir = work_dir / f"nginx-rtmp-{self.rtmp_port}"
         self.hls_dir = self.dir / "hls"
         self.hls_dir.mkdir(parents=True)
         self.backend_url = backend_url
         self.secret = secret
-        self.process: subprocess.Popen | None = None
 
     @property
     def publish_url(self) -> str:
@@ -243,34 +248,3 @@ class RtmpServer:
             f"user root;\npid {self.dir / 'nginx.pid'};\nerror_log {self.dir / 'error.log'} info;\n"
             f"{recipe}"
         )
-
-    def start(self, timeout: float = 10) -> RtmpServer:
-        conf = self.dir / "nginx.conf"
-        conf.write_text(self.render())
-        self.process = subprocess.Popen(
-            [shutil.which("nginx") or "nginx", "-p", str(self.dir), "-c", str(conf)]
-            + ["-g", "daemon off;"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"nginx-rtmp exited early:\n{self.log()}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.rtmp_port), timeout=1):
-                    return self
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError(f"nginx-rtmp did not listen within {timeout}s:\n{self.log()}")
-
-    def log(self) -> str:
-        try:
-            return (self.dir / "error.log").read_text(errors="replace")[-3000:]
-        except OSError:
-            return ""
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
