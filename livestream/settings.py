@@ -232,7 +232,10 @@ SOCKETIO = {
     "CHAT_RATE_BURST": env_int("SOCKETIO_CHAT_RATE_BURST", 5, minimum=1),
     "CHAT_DUPLICATE_WINDOW_MS": env_int("SOCKETIO_CHAT_DUPLICATE_WINDOW_MS", 1_000),
 }
-EXPOSE_STREAM_KEY_FOR_DEV = env_bool("EXPOSE_STREAM_KEY_FOR_DEV", DEBUG)
+# The stream key is a publishing credential (docs/ingest.md): anyone holding it can
+# go live as the owner. Off unless asked for, even with DEBUG (a DEBUG server reached
+# by others must not hand it to every viewer).
+EXPOSE_STREAM_KEY_FOR_DEV = env_bool("EXPOSE_STREAM_KEY_FOR_DEV", False)
 
 # --- Ingest: the media server's publish hooks (streams/ingest.py, docs/ingest.md) ---
 # Without a secret the hook endpoints refuse everything.

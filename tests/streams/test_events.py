@@ -130,6 +130,15 @@ async def test_stream_key_for_everyone_when_exposed_for_dev(
     assert ack["streamKeyForDev"] == stream.stream_key
 
 
+async def test_debug_alone_does_not_expose_the_stream_key(start_server, connect, user, make_stream):
+    # The key lets its holder publish: a DEBUG server reached by others keeps it private.
+    server = start_server(DEBUG="1")
+    stream = make_stream()
+    client = await connect(server, user)
+    ack = await client.call("join_stream_room", {"streamId": sid(stream)})
+    assert ack["streamKeyForDev"] is None
+
+
 async def test_stream_key_is_never_logged(start_server, connect, make_user, make_stream):
     server = start_server(LOG_LEVEL="DEBUG")
     owner = make_user()
