@@ -174,6 +174,9 @@ def _supervise(host: str, port: int, workers: int) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
+    from livestream.startup import settings_or_exit
+
+    settings_or_exit("livestream.serve")
     if args.fd is not None:
         run_worker(endpoints=[f"fd:fileno={args.fd}"])
         return 0
