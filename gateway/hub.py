@@ -134,6 +134,10 @@ class Hub:
 
     def register(self, session: Session) -> None:
         self.sessions.add(session)
+        if len(self.sessions) == 1:
+            from gateway import workers  # imports this module
+
+            workers.ensure_reporting()
 
     async def discard(self, session: Session) -> None:
         """Forget a closed session and take it out of every room it was in."""
