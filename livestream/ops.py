@@ -12,6 +12,7 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import json
+from functools import partial
 
 from channels.db import database_sync_to_async
 from django.conf import settings
@@ -33,18 +34,20 @@ def router(app):
         path = scope.get("path")
         if path not in PATHS:
             return await app(scope, receive, send)
-        if scope.get("method") not in ("GET", "HEAD"):
+        method = scope.get("method")
+        if method not in ("GET", "HEAD"):
             allow = [(b"allow", b"GET, HEAD")]
             return await _respond(send, 405, _json({"error": "use GET"}), extra=allow)
+        respond = partial(_respond, send, head=method == "HEAD")
         if path == "/healthz":
-            return await _respond(send, 200, _json({"status": "alive"}))
+            return await respond(200, _json({"status": "alive"}))
         if path == "/readyz":
             result = await health.readiness()
-            return await _respond(send, 200 if result.ready else 503, _json(result.as_json()))
+            return await respond(200 if result.ready else 503, _json(result.as_json()))
         if not metrics_allowed(scope):
-            return await _respond(send, 403, _json({"error": METRICS_REFUSED}))
+            return await respond(403, _json({"error": METRICS_REFUSED}))
         body = await database_sync_to_async(metrics.render)()
-        return await _respond(send, 200, body, content_type=metrics.CONTENT_TYPE.encode())
+        return await respond(200, body, content_type=metrics.CONTENT_TYPE.encode())
 
     return application
 
@@ -81,7 +84,13 @@ def _json(value: dict) -> bytes:
 
 
 async def _respond(
-    send, status: int, body: bytes, *, content_type: bytes = b"application/json", extra=()
+    send,
+    status: int,
+    body: bytes,
+    *,
+    content_type: bytes = b"application/json",
+    extra=(),
+    head: bool = False,
 ) -> None:
     await send(
         {
@@ -95,4 +104,4 @@ async def _respond(
             ],
         }
     )
-    await send({"type": "http.response.body", "body": body})
+    await send({"type": "http.response.body", "body": b"" if head else body})
