@@ -9,6 +9,9 @@ def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "livestream.settings")
     from django.core.management import execute_from_command_line
 
+    from livestream.startup import settings_or_exit
+
+    settings_or_exit("manage.py")
     execute_from_command_line(sys.argv)
 
 

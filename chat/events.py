@@ -35,12 +35,12 @@ async def chat_message(session: Session, payload: Any) -> dict:
     try:
         await admission.admit_message(session, stream_id, body)
     except limits.Refused as exc:
-        raise EventError(exc.reason) from None
+        raise EventError(exc.reason, limit=True) from None
     try:
         await limits.admit_message(**draft)
     except limits.Refused as exc:
         await admission.forget_message(session, stream_id, body)
-        raise EventError(exc.reason) from None
+        raise EventError(exc.reason, limit=True) from None
     try:
         message = await get_writer().save(**draft)
     except NotSaved as exc:

@@ -15,6 +15,7 @@ from channels.db import database_sync_to_async
 from django.db import transaction
 from django.utils import timezone
 
+from chat import metrics
 from chat.models import ChatMessage
 from gateway.shutdown import on_shutdown
 from livestream.loops import PerLoop
@@ -65,6 +66,7 @@ def _write_batch(batch: list[_Pending]) -> list[ChatMessage | str]:
             if item.stream_id in live
         ]
         ChatMessage.objects.bulk_create(accepted)
+    metrics.MESSAGES_STORED.inc(len(accepted))
     stored = iter(accepted)
     return [next(stored) if item.stream_id in live else STREAM_NOT_LIVE for item in batch]
 
@@ -91,6 +93,7 @@ class ChatWriter:
         try:
             while self._queue:
                 batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+                metrics.WRITE_BATCH_SIZE.observe(len(batch))
                 try:
                     results = await database_sync_to_async(_write_batch)(batch)
                 except Exception:

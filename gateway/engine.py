@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from gateway import admission, auth, codec, events, hub, limits
+from gateway import admission, auth, codec, events, hub, limits, metrics
 from gateway.session import (
     CLOSE_INTERNAL_ERROR,
     CLOSE_PROTOCOL_ERROR,
@@ -22,6 +22,7 @@ from gateway.session import (
     State,
 )
 from gateway.settings import realtime_settings
+from livestream import log_context
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +34,13 @@ SERVER_UNAVAILABLE = "Server unavailable, please try again"
 async def receive(session: Session, text: str) -> None:
     """Handle one Engine.IO text packet; a bad one closes the session."""
     if session.state is not State.CLOSED:
-        await _guarded(session, _admit_and_receive(session, text))
+        with _log_context(session):
+            await _guarded(session, _admit_and_receive(session, text))
+
+
+def _log_context(session: Session):
+    """What is logged while handling a packet names its socket and user."""
+    return log_context.session_context(session.sid, session.user.id if session.user else None)
 
 
 async def _admit_and_receive(session: Session, text: str) -> None:
@@ -44,7 +51,8 @@ async def _admit_and_receive(session: Session, text: str) -> None:
 async def receive_binary(session: Session, data: bytes | None) -> None:
     """Handle one binary attachment; unexpected binary data closes the session."""
     if session.state is not State.CLOSED:
-        await _guarded(session, _receive_attachment(session, data))
+        with _log_context(session):
+            await _guarded(session, _receive_attachment(session, data))
 
 
 async def _guarded(session: Session, handling) -> None:
@@ -169,17 +177,21 @@ async def receive_connect(session: Session, namespace: str, data) -> None:
     except Exception:
         # Database or Redis unavailable: refuse this attempt, keep the session.
         logger.exception("could not authenticate %s", session.sid)
+        metrics.CONNECTS.labels("unavailable").inc()
         await session.send_frame(codec.encode_connect_error(SERVER_UNAVAILABLE))
         return
     if identity is None:
+        metrics.CONNECTS.labels("authentication_error").inc()
         await session.send_frame(codec.encode_connect_error(auth.AUTHENTICATION_ERROR))
         return
     if not admitted:
+        metrics.CONNECTS.labels("too_many_connections").inc()
         await session.send_frame(codec.encode_connect_error(limits.TOO_MANY_CONNECTIONS))
         return
     if session.state is State.CLOSED:
         # The client went away while we were checking; give back its slot.
         await limits.release_connection(identity.id, session.sid)
         return
+    metrics.CONNECTS.labels("ok").inc()
     session.connected(identity)
     await session.send_frame(codec.encode_connect(session.sid))

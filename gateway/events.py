@@ -8,7 +8,8 @@ An app registers a coroutine per event name::
         return {"streamId": stream_id}        # becomes the ack {ok: true, ...}
 
 Raising :class:`EventError` sends ``error_event {message}`` to the socket and
-acks ``{ok: false, message}``. The gateway knows nothing of what the events mean.
+acks ``{ok: false, message}`` (``limit=True`` when a limit refused it, which
+the metrics count apart). The gateway knows nothing of what the events mean.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from gateway import metrics
 
 if TYPE_CHECKING:
     from gateway.session import Session
@@ -32,11 +35,12 @@ TOO_MANY_EVENTS = "Too many events"
 
 
 class EventError(Exception):
-    """An error the client should see, as ``{message}``."""
+    """An error the client should see, as ``{message}``; ``limit`` when a limit refused it."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, limit: bool = False) -> None:
         super().__init__(message)
         self.message = message
+        self.limit = limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,23 +72,30 @@ def on_disconnect(handler: SessionHandler) -> SessionHandler:
 
 
 async def dispatch(session: Session, event: str, payload: Any, ack_id: int | None) -> None:
+    registration = _handlers.get(event)
+    # Only registered names become metric labels: clients choose the rest.
+    name = event if registration is not None else metrics.UNKNOWN_EVENT
     if not await session.admit_event():
+        metrics.event_failed(name, metrics.REFUSED, TOO_MANY_EVENTS)
         if ack_id is not None:
             await session.ack(ack_id, {"ok": False, "message": TOO_MANY_EVENTS})
         return
-    registration = _handlers.get(event)
     if registration is None:
+        metrics.event_failed(name, metrics.ERROR, UNKNOWN_EVENT)
         if ack_id is not None:
             await session.ack(ack_id, {"ok": False, "message": UNKNOWN_EVENT})
         return
     try:
         result = await registration.handler(session, payload)
     except EventError as exc:
+        metrics.event_failed(name, metrics.REFUSED if exc.limit else metrics.ERROR, exc.message)
         await _fail(session, registration, ack_id, exc.message)
     except Exception:
         logger.exception("handler for %r failed (sid=%s)", event, session.sid)
+        metrics.event_failed(name, metrics.ERROR, INTERNAL_ERROR)
         await _fail(session, registration, ack_id, INTERNAL_ERROR)
     else:
+        metrics.event_ok(name)
         if ack_id is not None:
             await session.ack(ack_id, {"ok": True, **(result or {})})
 

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import TYPE_CHECKING
 
 from channels.layers import get_channel_layer
 
+from gateway import metrics
 from gateway.broadcast import Broadcast
 from gateway.inbox import receive_forever
 from gateway.rooms import ROOM_EMIT, USER_EMIT, USERS_GROUP, group_name
@@ -79,6 +81,7 @@ class Hub:
         members = self.rooms.get(room)
         if members is None:
             members = self.rooms[room] = set()
+            metrics.ROOMS.inc()
             members.add(session)
             future = asyncio.get_running_loop().create_future()
             self._subscribing[room] = future
@@ -87,6 +90,7 @@ class Hub:
             except BaseException:
                 if self.rooms.get(room) is members:
                     del self.rooms[room]
+                    metrics.ROOMS.dec()
                 future.set_exception(RoomUnavailable(room))
                 future.exception()  # joiners waiting on it see it; nobody else must
                 raise
@@ -124,11 +128,16 @@ class Hub:
         members.discard(session)
         if not members and room not in self._subscribing:
             del self.rooms[room]
+            metrics.ROOMS.dec()
             if self._channel is not None:
                 await get_channel_layer().group_discard(group_name(room), self._channel)
 
     def register(self, session: Session) -> None:
         self.sessions.add(session)
+        if len(self.sessions) == 1:
+            from gateway import workers  # imports this module
+
+            workers.ensure_reporting()
 
     async def discard(self, session: Session) -> None:
         """Forget a closed session and take it out of every room it was in."""
@@ -147,14 +156,23 @@ class Hub:
             return
         broadcast = Broadcast(message["frame"])  # each form built once for all sockets
         skip = message.get("skip")
+        delivered = 0
         for session in list(members):
             if session.sid == skip:
                 continue
             try:
                 if not session.deliver(broadcast):
                     await session.send_frame(broadcast.text)
+                delivered += 1
             except Exception:
                 logger.exception("delivery to %s failed", session.sid)
+        metrics.BROADCASTS_RECEIVED.inc()
+        metrics.DELIVERIES.inc(delivered)
+        published = message.get("t")
+        if published is not None:
+            # Written means handed to the socket (or corked for it); clocks of
+            # other machines may differ by their skew.
+            metrics.FANOUT_SECONDS.observe(max(0.0, time.time() - published))
         if message.get("disconnect"):
             for session in list(members):
                 # The room is closing: leaving it first means disconnect
@@ -182,7 +200,10 @@ class Hub:
                 logger.debug("delivery to %s failed", session.sid, exc_info=True)
 
     async def remove_room(self, room: str) -> None:
-        if self.rooms.pop(room, None) is not None and self._channel is not None:
+        if self.rooms.pop(room, None) is None:
+            return
+        metrics.ROOMS.dec()
+        if self._channel is not None:
             await get_channel_layer().group_discard(group_name(room), self._channel)
 
     async def _receive_forever(self, layer, channel: str) -> None:

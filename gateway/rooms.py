@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
-from gateway import codec
+from gateway import codec, metrics
 
 _GROUP_SAFE = re.compile(r"[^a-zA-Z0-9_.-]")
 # Channels caps group names below 100 characters.
@@ -53,11 +54,17 @@ async def emit_to_room(
     (Socket.IO DISCONNECT and WebSocket close) and leave all their rooms.
     ``skip_sid`` leaves out one socket (one that was told directly).
     """
-    message = {"type": ROOM_EMIT, "room": room, "frame": codec.encode_event(event, data)}
+    message = {
+        "type": ROOM_EMIT,
+        "room": room,
+        "frame": codec.encode_event(event, data),
+        "t": time.time(),  # for the fan-out latency (socketio_fanout_seconds)
+    }
     if disconnect:
         message["disconnect"] = True
     if skip_sid is not None:
         message["skip"] = skip_sid
+    metrics.BROADCASTS_PUBLISHED.labels("room").inc()
     await get_channel_layer().group_send(group_name(room), message)
 
 
@@ -80,6 +87,7 @@ async def emit_to_user(
     message = {"type": USER_EMIT, "user": str(user_id), "frame": codec.encode_event(event, data)}
     if disconnect:
         message["disconnect"] = True
+    metrics.BROADCASTS_PUBLISHED.labels("user").inc()
     await get_channel_layer().group_send(USERS_GROUP, message)
 
 

@@ -15,7 +15,7 @@ import secrets
 import time
 from typing import TYPE_CHECKING, Any, Protocol
 
-from gateway import codec, events, hub, limits
+from gateway import codec, events, hub, limits, metrics
 from gateway.settings import realtime_settings
 
 if TYPE_CHECKING:
@@ -38,8 +38,19 @@ CLOSE_SLOW_CONSUMER = CLOSE_POLICY_VIOLATION
 CLOSE_TOO_BIG = 4009
 CLOSE_INTERNAL_ERROR = 4011
 
+# What each close code means, as the ``socketio_closes`` metric names it.
+CLOSE_REASONS = {
+    CLOSE_NORMAL: "normal",
+    CLOSE_PROTOCOL_ERROR: "protocol_error",
+    CLOSE_UNSUPPORTED_DATA: "unsupported_data",
+    CLOSE_POLICY_VIOLATION: "policy_violation",
+    CLOSE_TOO_BIG: "too_big",
+    CLOSE_INTERNAL_ERROR: "internal_error",
+}
+
 
 class Transport(Protocol):
+    kind: str  # "websocket" or "polling", for the metrics
     upgrades: tuple[str, ...]  # what the OPEN packet offers to upgrade to
 
     async def send_text(self, frame: str) -> None: ...
@@ -54,6 +65,10 @@ class State(enum.Enum):
     AWAITING_CONNECT = "awaiting connect"
     CONNECTED = "connected"
     CLOSED = "closed"
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
 
 
 _tasks: set[asyncio.Task] = set()
@@ -139,6 +154,7 @@ class Session:
 
     async def open(self) -> None:
         """Send the Engine.IO handshake and start the clocks."""
+        metrics.sockets(self.transport.kind, self.state.label).inc()
         conf = realtime_settings()
         await self.transport.send_text(
             codec.encode_open(
@@ -157,6 +173,7 @@ class Session:
         self._schedule_ping()
 
     def connected(self, user: Identity) -> None:
+        self._count_state(State.CONNECTED)
         self.user = user
         self.state = State.CONNECTED
         self._release_pending()
@@ -184,6 +201,8 @@ class Session:
         if self.state is State.CLOSED:
             return
         was_connected = self.state is State.CONNECTED
+        self._count_state(State.CLOSED)
+        metrics.CLOSES.labels(CLOSE_REASONS.get(code, str(code))).inc()
         self.state = State.CLOSED
         self._release_pending()
         for handle in (self._ping_handle, self._pong_deadline, self._connect_deadline):
@@ -196,6 +215,19 @@ class Session:
                 await limits.release_connection(self.user.id, self.sid)
                 await events.run_disconnect_handlers(self)
             await hub.get_hub().discard(self)
+
+    def switch_transport(self, transport: Transport) -> None:
+        """Carry the session on ``transport`` from now on (an upgrade)."""
+        if self.state is not State.CLOSED:
+            metrics.sockets(self.transport.kind, self.state.label).dec()
+            metrics.sockets(transport.kind, self.state.label).inc()
+        self.transport = transport
+
+    def _count_state(self, state: State) -> None:
+        kind = self.transport.kind
+        metrics.sockets(kind, self.state.label).dec()
+        if state is not State.CLOSED:
+            metrics.sockets(kind, state.label).inc()
 
     def close_soon(self, code: int) -> None:
         """:meth:`close` from code that cannot wait (a write path)."""

@@ -1,5 +1,6 @@
-"""ASGI entry point: the Socket.IO endpoint (WebSocket and long-polling) to the
-realtime gateway, every other HTTP request to Django."""
+"""ASGI entry point: the operators' endpoints (/healthz, /readyz, /metrics), the
+Socket.IO endpoint (WebSocket and long-polling) to the realtime gateway, every
+other HTTP request to Django; each HTTP response counted by route and status."""
 
 import os
 
@@ -10,11 +11,16 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter  # noqa: E402
 
-from gateway.routing import http_application, websocket_application  # noqa: E402
+from gateway.routing import SOCKETIO_ROUTE, http_application, websocket_application  # noqa: E402
+from livestream import ops  # noqa: E402
+from livestream.http_metrics import count_requests  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": http_application(django_asgi_app),
+        "http": count_requests(
+            ops.router(http_application(django_asgi_app)),
+            fixed_routes={**SOCKETIO_ROUTE, **{path: path for path in ops.PATHS}},
+        ),
         "websocket": websocket_application,
     }
 )

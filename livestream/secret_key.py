@@ -18,6 +18,13 @@ from livestream.private_files import private_dir
 FILE_NAME = "secret_key"
 
 
+def load(data_dir: Path) -> str | None:
+    """The key kept in ``data_dir`` if a development run made one; never creates it."""
+    if not (data_dir / FILE_NAME).exists():
+        return None
+    return load_or_create(data_dir)
+
+
 def load_or_create(data_dir: Path) -> str:
     """The key kept in ``data_dir``, created on first use."""
     private_dir(data_dir)

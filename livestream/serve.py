@@ -13,6 +13,12 @@ or ``TLS_CERT_FILE``/``TLS_KEY_FILE``; not SSL_CERT_FILE,
 which OpenSSL reads as its CA bundle) daphne serves TLS itself (https, wss) on
 that port, for one worker; several workers sit behind a TLS proxy. SIGTERM
 shuts a worker down gracefully: see :mod:`gateway.shutdown`.
+
+Several workers share their metrics through ``prometheus_client``'s
+multiprocess mode (:mod:`livestream.metrics`): the launcher gives them an
+empty ``PROMETHEUS_MULTIPROC_DIR`` (a private temporary folder, removed on exit,
+unless the operator set one, which is emptied), and drops the live gauges of a
+worker that exits before it starts another.
 """
 
 from __future__ import annotations
@@ -23,7 +29,9 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 # Twisted is import-order sensitive: daphne installs its asyncio reactor first.
 import daphne.server  # noqa: F401  isort:skip
@@ -111,6 +119,23 @@ def _bind(host: str, port: int) -> socket.socket:
 
 def supervise(host: str, port: int, workers: int) -> int:
     """Start ``workers`` processes on one socket; restart any that crash."""
+    chosen = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    folder = Path(chosen) if chosen else Path(tempfile.mkdtemp(prefix="livestream-metrics-"))
+    # Set before anything imports prometheus_client, here or in the workers.
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
+    from livestream import metrics
+
+    metrics.prepare_multiprocess_dir(folder)
+    try:
+        return _supervise(host, port, workers)
+    finally:
+        if not chosen:
+            metrics.remove_multiprocess_dir(folder)
+
+
+def _supervise(host: str, port: int, workers: int) -> int:
+    from livestream import metrics
+
     sock = _bind(host, port)
     fd = sock.fileno()
     command = [sys.executable, "-m", "livestream.serve", "--fd", str(fd)]
@@ -135,6 +160,7 @@ def supervise(host: str, port: int, workers: int) -> int:
         for index, child in enumerate(children):
             if child.poll() is not None and not stopping:
                 print(f"livestream: worker {child.pid} exited ({child.returncode}); restarting")
+                metrics.forget_process(child.pid)
                 children[index] = spawn()
         time.sleep(0.5)
     deadline = time.monotonic() + GRACE_SECONDS + 5
@@ -148,6 +174,9 @@ def supervise(host: str, port: int, workers: int) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
+    from livestream.startup import settings_or_exit
+
+    settings_or_exit("livestream.serve")
     if args.fd is not None:
         run_worker(endpoints=[f"fd:fileno={args.fd}"])
         return 0

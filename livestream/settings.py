@@ -23,12 +23,14 @@ DEBUG = env_bool("DEBUG", False)
 
 SECRET_KEY = env_str("SECRET_KEY")
 if not SECRET_KEY:
-    if not DEBUG:
+    # Never a literal: a key in the repository would let anyone mint tokens. A
+    # key a DEBUG run made in the data folder serves later commands too.
+    SECRET_KEY = secret_key.load_or_create(DATA_DIR) if DEBUG else secret_key.load(DATA_DIR)
+    if not SECRET_KEY:
         raise ImproperlyConfigured(
-            "SECRET_KEY must be set when DEBUG is off (set DEBUG=1 for local development)."
+            "SECRET_KEY must be set when DEBUG is off "
+            f"(or set DEBUG=1 for local development: a key is then kept in {DATA_DIR})"
         )
-    # Never a literal: a key in the repository would let anyone mint tokens.
-    SECRET_KEY = secret_key.load_or_create(DATA_DIR)
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 # Browser origins allowed to open a WebSocket; requests without Origin
@@ -73,6 +75,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "livestream.http_metrics.RouteLabelMiddleware",
 ]
 
 ROOT_URLCONF = "livestream.urls"
@@ -300,12 +303,35 @@ SIMPLE_JWT = {
     "BLACKLIST_AFTER_ROTATION": True,
 }
 
+# --- Operations: metrics, readiness, logs (livestream/ops.py, docs/architecture.md) ---
+# /metrics answers these networks (client address as livestream.client_address
+# sees it), or any request with "Authorization: Bearer <METRICS_TOKEN>".
+METRICS_ALLOWED_NETWORKS = env_list("METRICS_ALLOWED_NETWORKS", ["127.0.0.1/32", "::1/128"])
+for _network in METRICS_ALLOWED_NETWORKS:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"METRICS_ALLOWED_NETWORKS: {_network!r} is not a network"
+        ) from None
+METRICS_TOKEN = env_str("METRICS_TOKEN")
+METRICS_TOP_STREAMS = env_int("METRICS_TOP_STREAMS", 10)
+READINESS_TIMEOUT_MS = env_int("READINESS_TIMEOUT_MS", 1_000, minimum=1)
+# "plain" lines, or "json": one object per line (livestream/log_format.py).
+LOG_FORMAT = env_str("LOG_FORMAT", "plain")
+if LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be 'plain' or 'json', got {LOG_FORMAT!r}")
+_JSON_LOGS = {"()": "livestream.log_format.JsonFormatter"}
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
-        "access": {"format": "%(message)s"},  # NCSA lines (livestream.access_log)
+        "plain": _JSON_LOGS
+        if LOG_FORMAT == "json"
+        else {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        # NCSA lines (livestream.access_log)
+        "access": _JSON_LOGS if LOG_FORMAT == "json" else {"format": "%(message)s"},
     },
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "plain"},
@@ -314,8 +340,10 @@ LOGGING = {
             "formatter": "access",
             "stream": "ext://sys.stdout",
         },
+        # Counts Redis and database errors as they are logged (livestream_backend_errors).
+        "metrics": {"class": "livestream.metrics.BackendErrorCounter"},
     },
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console", "metrics"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
         "daphne": {"level": "WARNING"},
         "livestream.access": {"handlers": ["access"], "level": "INFO", "propagate": False},

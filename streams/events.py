@@ -10,6 +10,7 @@ from django.conf import settings
 from gateway import events
 from gateway.events import EventError
 from gateway.session import Session
+from livestream import log_context
 from livestream.batching import BatchLoader
 from streams import presence, viewers
 from streams.models import Stream
@@ -35,9 +36,11 @@ def parse_stream_id(payload: Any) -> str:
     if not isinstance(raw, str) or len(raw) > 64:
         raise EventError(INVALID_STREAM_ID)
     try:
-        return str(uuid.UUID(raw))
+        stream_id = str(uuid.UUID(raw))
     except ValueError:
         raise EventError(INVALID_STREAM_ID) from None
+    log_context.bind(stream_id=stream_id)  # what this event logs names the stream
+    return stream_id
 
 
 def joined_streams(session: Session) -> set[str]:
@@ -84,7 +87,7 @@ async def join_stream_room(session: Session, payload: Any) -> dict:
     joined = joined_streams(session)
     limit = settings.SOCKETIO["MAX_STREAM_ROOMS"]
     if limit and stream_id not in joined and len(joined) >= limit:
-        raise EventError(too_many_rooms(limit))
+        raise EventError(too_many_rooms(limit), limit=True)
     stream = await _streams.load(stream_id)
     if stream is None:
         raise EventError(STREAM_NOT_FOUND)

@@ -51,3 +51,10 @@ def stream_viewer_counts(*, streams: Iterable[Stream]) -> dict[str, int]:
     except RedisError:
         logger.warning("viewer counts unavailable: Redis did not answer", exc_info=True)
     return counts
+
+
+def live_stream_viewers() -> list[tuple[Stream, int]]:
+    """Every live stream with its viewers now, most watched first (metrics, admin overview)."""
+    live = list(stream_list(status=Stream.Status.LIVE))
+    counts = stream_viewer_counts(streams=live)
+    return sorted(((stream, counts[str(stream.pk)]) for stream in live), key=lambda row: -row[1])

@@ -115,8 +115,8 @@ def start_server(transactional_db, server_logs):
     """Start extra daphne servers with their own settings (env overrides)."""
     started: list[DaphneServer] = []
 
-    def start(*, tls: tuple | None = None, **env: str) -> DaphneServer:
-        server = DaphneServer(server_logs, tls=tls, **env).start()
+    def start(*, tls: tuple | None = None, workers: int = 1, **env: str) -> DaphneServer:
+        server = DaphneServer(server_logs, tls=tls, workers=workers, **env).start()
         started.append(server)
         return server
 

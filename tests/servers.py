@@ -26,9 +26,12 @@ def free_port() -> int:
 class DaphneServer:
     """The service (``python -m livestream.serve``) on a free port."""
 
-    def __init__(self, log_dir: Path, *, tls: tuple[Path, Path] | None = None, **env: str) -> None:
+    def __init__(
+        self, log_dir: Path, *, tls: tuple[Path, Path] | None = None, workers: int = 1, **env: str
+    ) -> None:
         self.port = free_port()
         self.tls = tls  # (certificate, key): serve https/wss
+        self.workers = workers  # >1: the launcher's workers on one socket
         self.env = child_env(**env)
         self.log_path = log_dir / f"daphne-{self.port}.log"
         self.process: subprocess.Popen | None = None
@@ -40,7 +43,7 @@ class DaphneServer:
     def start(self, timeout: float = 30) -> DaphneServer:
         log = open(self.log_path, "wb")  # noqa: SIM115 (lives as long as the process)
         command = [sys.executable, "-m", "livestream.serve", "--host", "127.0.0.1"]
-        command += ["--port", str(self.port)]
+        command += ["--port", str(self.port), "--workers", str(self.workers)]
         if self.tls:
             command += ["--tls-cert", str(self.tls[0]), "--tls-key", str(self.tls[1])]
         # The test certificates are self-signed: readiness is all this checks.

@@ -8,7 +8,8 @@ like a WebSocket frame. A session lives in this process's registry until it
 closes or upgrades to WebSocket (:mod:`gateway.transports.websocket`).
 
 Errors answer like the reference servers (engine.io, python-engineio):
-HTTP 400 with ``{"code": …, "message": …}``.
+HTTP 400 with ``{"code": …, "message": …}``, plus a ``detail`` that tells a
+person reading it (curl, a browser, a client's debug log) what to do.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import logging
 import secrets
 from urllib.parse import parse_qs
 
-from gateway import codec, engine
+from gateway import codec, engine, metrics
 from gateway.origins import origin_allowed, request_origin
 from gateway.pending import pending_acquire
 from gateway.session import (
@@ -51,6 +52,33 @@ BAD_REQUEST = (3, "Bad request")
 FORBIDDEN = (4, "Forbidden")
 UNSUPPORTED_PROTOCOL_VERSION = (5, "Unsupported protocol version")
 
+CLIENTS = "socket.io-client 3.x/4.x, python-socketio 5.x or another Socket.IO v5 client"
+DETAILS = {
+    UNKNOWN_TRANSPORT[0]: (
+        "transport must be 'polling' (HTTP) or 'websocket' (a WebSocket upgrade request); "
+        f"connect with {CLIENTS} (docs/events.md)"
+    ),
+    UNKNOWN_SID[0]: (
+        "this session is closed, expired or unknown to every worker: "
+        "open a new one (a GET without sid); clients reconnect by themselves"
+    ),
+    BAD_HANDSHAKE_METHOD[0]: "a session is opened with a GET without sid",
+    BAD_REQUEST[0]: "a session takes a GET (to receive) or a POST (to send) with its sid",
+    FORBIDDEN[0]: "this request was refused",
+    UNSUPPORTED_PROTOCOL_VERSION[0]: (
+        f"this server speaks Engine.IO 4 (Socket.IO v5) only (EIO=4): connect with {CLIENTS}"
+    ),
+}
+ORIGIN_REFUSED = "this page's Origin is not in ALLOWED_ORIGINS"
+TOO_MANY_PENDING = (
+    "too many sockets from your address have not sent CONNECT yet "
+    "(SOCKETIO_MAX_PENDING_PER_IP); try again in a moment"
+)
+UNKNOWN_PATH = (
+    "the Socket.IO endpoint is /socket.io/ (a client's default path); "
+    "this server serves no client bundle: load socket.io-client from npm or a CDN"
+)
+
 # sid -> transport of the long-polling sessions of this process (one event loop).
 registry: dict[str, PollingTransport] = {}
 
@@ -77,6 +105,7 @@ class PollingTransport:
         "__weakref__",
     )
 
+    kind = "polling"
     upgrades = ("websocket",)
 
     def __init__(self) -> None:
@@ -136,6 +165,7 @@ class PollingTransport:
         gets the CLOSE packet.
         """
         session = self.session
+        metrics.SLOW_CONSUMER_CLOSES.labels(self.kind).inc()
         logger.warning(
             "closing %s: slow consumer, %d characters waiting for a GET",
             session.sid if session is not None else "?",
@@ -259,9 +289,9 @@ async def _read_body(receive, limit: int) -> bytes | None:
     return b"".join(chunks)
 
 
-def _error_body(error: tuple[int, str]) -> str:
+def _error_body(error: tuple[int, str], detail: str | None = None) -> str:
     code, message = error
-    return json.dumps({"code": code, "message": message})
+    return json.dumps({"code": code, "message": message, "detail": detail or DETAILS[code]})
 
 
 # --- the ASGI application -------------------------------------------------------
@@ -274,7 +304,7 @@ async def polling_application(scope, receive, send) -> None:
     cors: list[tuple[bytes, bytes]] = []
     if origin is not None:
         if not origin_allowed(headers):
-            await _respond(send, 403, _error_body(FORBIDDEN), json_body=True)
+            await _respond(send, 403, _error_body(FORBIDDEN, ORIGIN_REFUSED), json_body=True)
             return
         cors = [
             (b"access-control-allow-origin", origin.encode("latin-1")),
@@ -287,6 +317,12 @@ async def polling_application(scope, receive, send) -> None:
     status, body = await _handle(scope, receive, method)
     if status:
         await _respond(send, status, body, extra=cors, json_body=status >= 400)
+
+
+async def unknown_path_application(scope, receive, send) -> None:
+    """Any other path under /socket.io/: a 404 that says where the endpoint is."""
+    body = json.dumps({"code": 404, "message": "Not found", "detail": UNKNOWN_PATH})
+    await _respond(send, 404, body, json_body=True)
 
 
 async def _handle(scope, receive, method: str) -> tuple[int, str]:
@@ -302,7 +338,7 @@ async def _handle(scope, receive, method: str) -> tuple[int, str]:
         pending = pending_acquire(scope_client_address(scope))
         if pending is None:
             # Too many unauthenticated sessions from this address.
-            return 403, _error_body(FORBIDDEN)
+            return 403, _error_body(FORBIDDEN, TOO_MANY_PENDING)
         return 200, await _open(pending)
     sid = sid[0]
     if method not in ("GET", "POST"):

@@ -44,6 +44,7 @@ class RelayTransport:
     """The owner's transport for a session whose WebSocket is on another worker."""
 
     __slots__ = ("relay", "sid", "_lock")
+    kind = "websocket"
     upgrades = ()
 
     def __init__(self, relay: str, sid: str) -> None:

@@ -54,7 +54,7 @@ class Probe:
             # Whatever the polling queue still holds goes first, then the
             # session writes to the WebSocket: no frame twice, none out of order.
             backlog = self.polling.hand_over()
-            session.transport = self.target
+            session.switch_transport(self.target)
             for frame in backlog:
                 await self.target.send_text(frame)
             return session

@@ -17,7 +17,7 @@ from urllib.parse import parse_qs
 from channels.consumer import AsyncConsumer
 from channels.exceptions import StopConsumer
 
-from gateway import engine, wsframe
+from gateway import engine, metrics, wsframe
 from gateway import wire as wire_writer
 from gateway.origins import origin_allowed
 from gateway.pending import pending_acquire
@@ -34,9 +34,6 @@ from gateway.transports.upgrade import Probe
 from livestream.client_address import scope_client_address
 
 logger = logging.getLogger(__name__)
-
-# Sockets dropped for not reading, since the process started (metrics later).
-slow_consumers_dropped = 0
 
 
 def _daphne_protocol(send):
@@ -56,6 +53,7 @@ def _daphne_protocol(send):
 class EngineIOConsumer(AsyncConsumer):
     """One WebSocket connection carrying one Engine.IO session."""
 
+    kind = "websocket"
     upgrades = ()
     # While probing an upgrade of a polling session of this worker; or the sid
     # of a session of another worker whose frames this WebSocket relays. Class
@@ -145,11 +143,10 @@ class EngineIOConsumer(AsyncConsumer):
         aborted after offering one; the session then closes as usual (presence
         released, disconnect handlers run).
         """
-        global slow_consumers_dropped
         if self._dropped:
             return
         self._dropped = True
-        slow_consumers_dropped += 1
+        metrics.SLOW_CONSUMER_CLOSES.labels(self.kind).inc()
         protocol = self._wire
         session = self.session
         logger.warning(

@@ -200,6 +200,7 @@ def test_what_the_server_encodes_decodes_to_the_same(name, data, ack):
 class MemoryTransport:
     """What a session sent and how it was closed, kept in memory."""
 
+    kind = "websocket"
     upgrades = ()
 
     def __init__(self) -> None:

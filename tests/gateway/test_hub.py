@@ -14,6 +14,7 @@ from gateway.session import Session, State
 class GoneTransport:
     """A WebSocket whose peer has just closed: sending raises, as daphne does."""
 
+    kind = "websocket"
     upgrades = ()
 
     def __init__(self) -> None:
@@ -120,6 +121,8 @@ class FlakyLayer:
 
 
 class QuietTransport:
+    kind = "websocket"
+
     async def send_text(self, frame: str) -> None:
         pass
 
