@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "notifications",
     "audit",
     "moderation",
+    "web",
 ]
 
 MIDDLEWARE = [
@@ -258,6 +259,8 @@ INGEST_SWEEP_INTERVAL_SECONDS = env_int("INGEST_SWEEP_INTERVAL_SECONDS", 5, mini
 PLAYBACK_URL_TEMPLATE = env_str(
     "PLAYBACK_URL_TEMPLATE", "http://127.0.0.1:8080/hls/{stream_id}.m3u8"
 )
+# Where broadcasters publish, shown on the streamer's page (web/) with their stream key.
+RTMP_INGEST_URL = env_str("RTMP_INGEST_URL", "rtmp://127.0.0.1:1935/live")
 CHAT_MESSAGE_MAX_LENGTH = 500
 CHAT_HISTORY_SIZE = 20
 

@@ -21,4 +21,6 @@ urlpatterns = [
     path("api/schema/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
     # Media-server hooks: secret-guarded, not part of the public API.
     path("ingest/", include(ingest_urlpatterns)),
+    # The viewer and streamer pages (web/).
+    path("", include("web.urls")),
 ]
