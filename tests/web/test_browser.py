@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth import get_user_model
+from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as ec
@@ -23,13 +24,18 @@ PASSWORD = "s3cret-Passw0rd!"
 RTMP_URL = "rtmp://ingest.example.test/live"
 
 
-def wait(driver, condition, timeout: float = WAIT):
-    return WebDriverWait(driver, timeout).until(condition)
+def wait(driver, condition, timeout: float = WAIT, message: str = ""):
+    return WebDriverWait(driver, timeout).until(condition, message)
 
 
 def text_of(driver, css: str, text: str, timeout: float = WAIT) -> None:
     """Wait until the element at ``css`` shows ``text``."""
-    wait(driver, ec.text_to_be_present_in_element((By.CSS_SELECTOR, css), text), timeout)
+    condition = ec.text_to_be_present_in_element((By.CSS_SELECTOR, css), text)
+    try:
+        wait(driver, condition, timeout)
+    except TimeoutException:
+        shown = [e.text for e in driver.find_elements(By.CSS_SELECTOR, css)]
+        raise AssertionError(f"{css} never showed {text!r}; it shows {shown!r}") from None
 
 
 def fill(driver, css: str, value: str) -> None:
@@ -146,7 +152,8 @@ def test_streamer_and_viewer_from_log_in_to_the_end_banner(browser, screenshot, 
     screenshot(viewer, "ended")
 
     # The one-minute access token was refreshed before it expired.
-    wait(viewer, lambda driver: access_token(driver) != first_token, timeout=75)
+    refreshed = lambda driver: access_token(driver) != first_token  # noqa: E731
+    wait(viewer, refreshed, timeout=75, message="the access token was not refreshed")
 
 
 def test_the_watch_page_asks_a_visitor_to_log_in(browser, server, make_stream):

@@ -83,6 +83,8 @@ export class LiveRoom {
     });
     socket.on("stream_ended_notification", ({ message }) => {
       this.ended = true;
+      this.error(null);
+      $("#count", this.root).textContent = "0";
       const banner = $("#banner", this.root);
       banner.textContent = `This stream has ended: ${message}`;
       banner.hidden = false;
