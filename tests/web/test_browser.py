@@ -6,8 +6,11 @@ keyboard), against a real daphne server; the test reads only what the page shows
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from django.contrib.auth import get_user_model
+from rest_framework_simplejwt.tokens import RefreshToken
 from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -16,6 +19,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from notifications.services import notify
 from streams.models import Stream
+from tests.servers import DaphneServer
 from tests.web.conftest import WAIT
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -36,6 +40,21 @@ def text_of(driver, css: str, text: str, timeout: float = WAIT) -> None:
     except TimeoutException:
         shown = [e.text for e in driver.find_elements(By.CSS_SELECTOR, css)]
         raise AssertionError(f"{css} never showed {text!r}; it shows {shown!r}") from None
+
+
+def connection_is(driver, state: str, css: str = "#connection", timeout: float = WAIT) -> None:
+    """Wait until the page's connection state reads exactly ``state``."""
+
+    def shown(driver) -> bool:
+        return driver.find_element(By.CSS_SELECTOR, css).text == state
+
+    try:
+        wait(driver, shown, timeout)
+    except TimeoutException:
+        now = driver.find_element(By.CSS_SELECTOR, css).text
+        raise AssertionError(
+            f"the connection state never read {state!r}; it reads {now!r}"
+        ) from None
 
 
 def fill(driver, css: str, value: str) -> None:
@@ -99,7 +118,7 @@ def test_streamer_and_viewer_from_log_in_to_the_end_banner(browser, screenshot, 
     text_of(streamer, "#stream-key", stream.stream_key)
     click(streamer, "#start")
     text_of(streamer, "#panel-status", "live")
-    text_of(streamer, "#panel #connection", "connected")
+    connection_is(streamer, "connected", "#panel #connection")
     text_of(streamer, "#panel #count", "1")
 
     # The viewer finds it in the list, with its viewer count, and joins.
@@ -108,7 +127,7 @@ def test_streamer_and_viewer_from_log_in_to_the_end_banner(browser, screenshot, 
     screenshot(viewer, "streams")
     click(viewer, f'[data-stream="{stream.pk}"] a')
     wait(viewer, ec.url_to_be(f"{base}/watch/{stream.pk}/"))
-    text_of(viewer, "#connection", "connected")
+    connection_is(viewer, "connected")
     text_of(viewer, "#count", "2")
     text_of(streamer, "#panel #count", "2")
     text_of(viewer, "#player", "No video for this stream")
@@ -148,7 +167,7 @@ def test_streamer_and_viewer_from_log_in_to_the_end_banner(browser, screenshot, 
     text_of(viewer, "#banner", "This stream has ended: Thanks for watching")
     assert viewer.find_element(By.ID, "banner").is_displayed()
     assert not viewer.find_element(By.ID, "chat-input").is_enabled()
-    text_of(viewer, "#connection", "stream ended")
+    connection_is(viewer, "stream ended")
     screenshot(viewer, "ended")
 
     # The one-minute access token was refreshed before it expired.
@@ -164,3 +183,41 @@ def test_the_watch_page_asks_a_visitor_to_log_in(browser, server, make_stream):
     text_of(visitor, "#login-needed", "Log in to watch and chat.")
     link = visitor.find_element(By.ID, "login-link").get_attribute("href")
     assert link == f"{server.url}/login/?next=%2Fwatch%2F{stream.pk}%2F"
+
+
+def sign_in(driver, base: str, user) -> None:
+    """Tokens in the tab's sessionStorage, as the login page leaves them."""
+    refresh = RefreshToken.for_user(user)
+    tokens = {
+        "access": str(refresh.access_token),
+        "refresh": str(refresh),
+        "username": user.username,
+    }
+    driver.get(f"{base}/login/")
+    driver.execute_script(
+        "sessionStorage.setItem('livestream.auth', arguments[0])", json.dumps(tokens)
+    )
+
+
+def test_the_watch_page_shows_the_connection_dropping_and_coming_back(
+    browser, start_server, server_logs, make_user, make_stream
+):
+    server = start_server(PLAYBACK_URL_TEMPLATE="")
+    stream = make_stream(title="Through a restart")
+    page = browser("viewer")
+    sign_in(page, server.url, make_user("watcher"))
+    page.get(f"{server.url}/watch/{stream.pk}/")
+    connection_is(page, "connected")
+    text_of(page, "#count", "1")
+
+    server.stop()  # SIGTERM: the worker closes its sockets, clients reconnect
+    text_of(page, "#connection", "reconnecting")
+    again = DaphneServer(server_logs, PLAYBACK_URL_TEMPLATE="")
+    again.port = server.port
+    try:
+        again.start()
+        connection_is(page, "connected", timeout=30)
+        text_of(page, "#count", "1")
+        assert not page.find_element(By.ID, "chat-input").get_attribute("disabled")
+    finally:
+        again.stop()

@@ -34,9 +34,10 @@ export class LiveRoom {
       this.join();
     });
     socket.on("connect_error", async (error) => {
-      this.error(error.message);
-      if (socket.active) return this.state("connection failed, retrying…");
-      // Refused by the server (e.g. an expired token): one more try with a fresh token.
+      // A transport failure: the client retries by itself, there is nothing to read.
+      if (socket.active) return this.state("cannot reach the server, reconnecting…");
+      this.error(error.message); // refused by the server: its words
+      // An expired token, say: one more try with a fresh one.
       if (error.message === "Authentication error" && !this.retried && (await auth.refresh())) {
         this.retried = true;
         return socket.connect();
