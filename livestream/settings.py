@@ -285,7 +285,12 @@ REST_FRAMEWORK = {
 # drf-spectacular-sidecar, served by WhiteNoise: no CDN.
 SPECTACULAR_SETTINGS = {
     "TITLE": "Livestream API",
-    "DESCRIPTION": "REST API of the livestream backend. Socket events: docs/asyncapi.yaml.",
+    "DESCRIPTION": (
+        "REST API of the livestream backend. Authenticate with `Authorization: Bearer <access>`,"
+        " the access token from `POST /api/auth/token/` (renewed at `/api/auth/token/refresh/`)."
+        " Errors are JSON: `{detail}`, or field name to messages for invalid input."
+        " The socket events are in docs/asyncapi.yaml (AsyncAPI 3)."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
