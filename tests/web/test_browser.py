@@ -120,6 +120,9 @@ def test_streamer_and_viewer_from_log_in_to_the_end_banner(browser, screenshot, 
     text_of(streamer, "#panel-status", "live")
     connection_is(streamer, "connected", "#panel #connection")
     text_of(streamer, "#panel #count", "1")
+    fill(streamer, "#panel #chat-input", "welcome, everyone")
+    streamer.find_element(By.CSS_SELECTOR, "#panel #chat-input").send_keys(Keys.ENTER)
+    text_of(streamer, "#panel #chat", "streamer welcome, everyone")
 
     # The viewer finds it in the list, with its viewer count, and joins.
     viewer.get(f"{base}/")
@@ -131,6 +134,7 @@ def test_streamer_and_viewer_from_log_in_to_the_end_banner(browser, screenshot, 
     text_of(viewer, "#count", "2")
     text_of(streamer, "#panel #count", "2")
     text_of(viewer, "#player", "No video for this stream")
+    text_of(viewer, "#chat", "streamer welcome, everyone")  # the history
 
     # Chat both ways, sent with the keyboard.
     fill(viewer, "#chat-input", "hello from the viewer")

@@ -29,7 +29,9 @@ function wording(body) {
 
 function load() {
   try {
-    return JSON.parse(sessionStorage.getItem(KEY)) || null;
+    const state = JSON.parse(sessionStorage.getItem(KEY));
+    claims(state.access); // a token that cannot be read counts as none
+    return state;
   } catch {
     return null;
   }
