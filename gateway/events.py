@@ -65,6 +65,11 @@ def on(event: str, *, error_event: str | None = None) -> Callable[[Handler], Han
     return register
 
 
+def registered() -> dict[str, str | None]:
+    """Each client event with a handler, and its error event (``docs/asyncapi.yaml`` lists them)."""
+    return {event: registration.error_event for event, registration in _handlers.items()}
+
+
 def on_disconnect(handler: SessionHandler) -> SessionHandler:
     """Register ``handler`` to run once when any session ends, however it ends."""
     _disconnect_handlers.append(handler)

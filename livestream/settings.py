@@ -55,6 +55,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework_simplejwt.token_blacklist",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "channels",
     "livestream",
     "accounts",
@@ -64,6 +66,7 @@ INSTALLED_APPS = [
     "notifications",
     "audit",
     "moderation",
+    "web",
 ]
 
 MIDDLEWARE = [
@@ -262,6 +265,8 @@ INGEST_SWEEP_INTERVAL_SECONDS = env_int("INGEST_SWEEP_INTERVAL_SECONDS", 5, mini
 PLAYBACK_URL_TEMPLATE = env_str(
     "PLAYBACK_URL_TEMPLATE", "http://127.0.0.1:8080/hls/{stream_id}.m3u8"
 )
+# Where broadcasters publish, shown on the streamer's page (web/) with their stream key.
+RTMP_INGEST_URL = env_str("RTMP_INGEST_URL", "rtmp://127.0.0.1:1935/live")
 CHAT_MESSAGE_MAX_LENGTH = 500
 CHAT_HISTORY_SIZE = 20
 
@@ -276,9 +281,32 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 20,
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
+    "DEFAULT_SCHEMA_CLASS": "livestream.openapi.AutoSchema",
     "DEFAULT_THROTTLE_RATES": {
         "auth": env_str("AUTH_THROTTLE_RATE", "20/min"),
     },
+}
+
+# OpenAPI 3 at /api/schema/ (livestream/api_docs.py); Swagger UI's files come from
+# drf-spectacular-sidecar, served by WhiteNoise: no CDN.
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Livestream API",
+    "DESCRIPTION": (
+        "REST API of the livestream backend. Authenticate with `Authorization: Bearer <access>`,"
+        " the access token from `POST /api/auth/token/` (renewed at `/api/auth/token/refresh/`)."
+        " Errors are JSON: `{detail}`, or field name to messages for invalid input."
+        " The socket events are in docs/asyncapi.yaml (AsyncAPI 3)."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "livestream.openapi.document_owner_only_fields",
+    ],
 }
 
 # Admin login lockout (accounts.login_lockout): failures per account and per

@@ -5,8 +5,10 @@ from __future__ import annotations
 from django.db.models import Q
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import generics, status
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
+from rest_framework.fields import IntegerField
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -20,6 +22,8 @@ from moderation.models import BlockedTerm, ChannelModerator, ChatBan, SlowMode
 from streams.models import Stream
 
 _FORBIDDEN = {services.NOT_A_MODERATOR, services.NOT_THE_OWNER}
+_NO_CONTENT = {204: OpenApiResponse(description="Done.")}
+_REMOVED = inline_serializer("ChatCleared", {"removed": IntegerField()})
 
 
 class StreamModeration:
@@ -61,6 +65,9 @@ class BanList(StreamModeration, generics.ListAPIView):
         active = Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now())
         return ChatBan.objects.filter(active, stream=self.stream()).select_related("user")
 
+    @extend_schema(
+        request=serializers.RestrictSerializer, responses={201: serializers.ChatBanSerializer}
+    )
     def post(self, request, stream_id):
         stream = self.stream()
         params = serializers.RestrictSerializer(data=request.data)
@@ -75,6 +82,7 @@ class BanList(StreamModeration, generics.ListAPIView):
 
 
 class BanDetail(StreamModeration, APIView):
+    @extend_schema(responses=_NO_CONTENT)
     def delete(self, request, stream_id, user_id):
         stream = self.stream()
         self.act(services.user_unban, stream=stream, user=self.target_user(user_id))
@@ -82,11 +90,13 @@ class BanDetail(StreamModeration, APIView):
 
 
 class SlowModeView(StreamModeration, APIView):
+    @extend_schema(responses=serializers.SlowModeSerializer)
     def get(self, request, stream_id):
         stream = self.stream()
         seconds = SlowMode.objects.filter(stream=stream).values_list("seconds", flat=True).first()
         return Response({"seconds": seconds or 0})
 
+    @extend_schema(request=serializers.SlowModeSerializer, responses=serializers.SlowModeSerializer)
     def put(self, request, stream_id):
         stream = self.stream()
         params = serializers.SlowModeSerializer(data=request.data)
@@ -96,12 +106,14 @@ class SlowModeView(StreamModeration, APIView):
 
 
 class ClearChat(StreamModeration, APIView):
+    @extend_schema(request=None, responses=_REMOVED)
     def post(self, request, stream_id):
         removed = self.act(chat_clear, stream=self.stream())
         return Response({"removed": removed})
 
 
 class MessageDetail(StreamModeration, APIView):
+    @extend_schema(responses=_NO_CONTENT)
     def delete(self, request, stream_id, message_id):
         messages = ChatMessage.objects.filter(pk=message_id, stream=self.stream())
         if not self.act(chat_messages_remove, messages=messages):
@@ -117,6 +129,7 @@ class BlockedTermList(StreamModeration, generics.ListAPIView):
     def get_queryset(self):
         return BlockedTerm.objects.filter(Q(stream=self.stream()) | Q(stream__isnull=True))
 
+    @extend_schema(responses={201: serializers.BlockedTermSerializer})
     def post(self, request, stream_id):
         stream = self.stream()
         params = serializers.BlockedTermSerializer(data=request.data)
@@ -129,6 +142,7 @@ class BlockedTermList(StreamModeration, generics.ListAPIView):
 
 
 class BlockedTermDetail(StreamModeration, APIView):
+    @extend_schema(responses=_NO_CONTENT)
     def delete(self, request, stream_id, term_id):
         term = get_object_or_404(BlockedTerm, pk=term_id, stream=self.stream())
         self.act(services.blocked_term_remove, blocked=term)
@@ -144,6 +158,9 @@ class ModeratorList(StreamModeration, generics.ListAPIView):
         owner_id = self.stream().streamer_id
         return ChannelModerator.objects.filter(owner_id=owner_id).select_related("user")
 
+    @extend_schema(
+        request=serializers.UserIdSerializer, responses={201: serializers.ModeratorSerializer}
+    )
     def post(self, request, stream_id):
         stream = self.stream()
         params = serializers.UserIdSerializer(data=request.data)
@@ -158,6 +175,7 @@ class ModeratorList(StreamModeration, generics.ListAPIView):
 
 
 class ModeratorDetail(StreamModeration, APIView):
+    @extend_schema(responses=_NO_CONTENT)
     def delete(self, request, stream_id, user_id):
         stream = self.stream()
         if not self.act(

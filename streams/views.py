@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -19,6 +20,10 @@ from streams.serializers import (
 )
 from streams.services import stream_create
 
+_NOT_IDLE = OpenApiResponse(
+    description="The stream is not idle (already live or ended): `{detail}`."
+)
+
 
 class StreamViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Streams: anyone reads, a signed-in user creates, its streamer starts and ends."""
@@ -33,6 +38,7 @@ class StreamViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
             return [AllowAny()]
         return super().get_permissions()
 
+    @extend_schema(parameters=[StreamListQuerySerializer])
     def list(self, request: Request) -> Response:
         query = StreamListQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
@@ -45,12 +51,14 @@ class StreamViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
             self.get_serializer(page, many=True, context=context).data
         )
 
+    @extend_schema(request=StreamCreateSerializer, responses={201: StreamSerializer})
     def create(self, request: Request) -> Response:
         params = StreamCreateSerializer(data=request.data)
         params.is_valid(raise_exception=True)
         stream = stream_create(streamer=request.user, **params.validated_data)
         return Response(self.get_serializer(stream).data, status=status.HTTP_201_CREATED)
 
+    @extend_schema(request=None, responses={200: StreamSerializer, 409: _NOT_IDLE})
     @action(detail=True, methods=["post"], permission_classes=[IsAuthenticated, IsStreamer])
     def start(self, request: Request, pk: str | None = None) -> Response:
         stream = self.get_object()
@@ -60,6 +68,7 @@ class StreamViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
             raise Conflict(str(exc)) from None
         return Response(self.get_serializer(stream).data)
 
+    @extend_schema(request=StreamEndSerializer, responses=StreamSerializer)
     @action(
         detail=True, methods=["post"], permission_classes=[IsAuthenticated, IsStreamerOrModerator]
     )

@@ -146,3 +146,14 @@ async def connect(token_for):
     yield make
     for client in clients:
         await client.close()
+
+
+def pytest_configure(config) -> None:
+    config.addinivalue_line(
+        "markers", "run_last: runs after every other test (it checks what they recorded)"
+    )
+
+
+def pytest_collection_modifyitems(items) -> None:
+    # tests/contracts validates the payloads every other test's clients recorded.
+    items.sort(key=lambda item: item.get_closest_marker("run_last") is not None)

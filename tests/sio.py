@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import socketio
@@ -11,6 +12,35 @@ DEFAULT_TIMEOUT = 5.0
 # python-socketio's name for what the JS client calls "io server disconnect":
 # the server sent a Socket.IO DISCONNECT packet.
 SERVER_DISCONNECT = socketio.AsyncClient.reason.SERVER_DISCONNECT
+
+
+class PayloadLog:
+    """What the suite's clients received and what their acked events carried.
+
+    ``tests/contracts/test_asyncapi.py`` validates all of it against the
+    schemas of ``docs/asyncapi.yaml`` at the end of the session. Distinct
+    payloads only, a bounded number per event, so load-style tests cost nothing.
+    """
+
+    PER_EVENT = 200
+
+    def __init__(self) -> None:
+        self.received: dict[str, dict[str, Any]] = {}  # event -> {json: payload}
+        self.acked: dict[str, dict[str, tuple[Any, Any]]] = {}  # event -> {json: (sent, ack)}
+
+    def receive(self, event: str, data: Any) -> None:
+        self._keep(self.received, event, data)
+
+    def ack(self, event: str, sent: Any, ack: Any) -> None:
+        self._keep(self.acked, event, (sent, ack))
+
+    def _keep(self, store: dict, event: str, item: Any) -> None:
+        seen = store.setdefault(event, {})
+        if len(seen) < self.PER_EVENT:
+            seen.setdefault(json.dumps(item, sort_keys=True, default=repr), item)
+
+
+RECORDED = PayloadLog()
 
 
 class Client:
@@ -33,6 +63,7 @@ class Client:
         self.connect_errors.append(data)
 
     async def _record(self, event: str, data: Any = None) -> None:
+        RECORDED.receive(event, data)
         self.events.append((event, data))
         self._changed.set()
 
@@ -53,6 +84,7 @@ class Client:
             await self.connect(token)
         except socketio.exceptions.ConnectionError:
             assert self.connect_errors, "refused without a CONNECT_ERROR payload"
+            RECORDED.receive("connect_error", self.connect_errors[-1])
             return self.connect_errors[-1]
         raise AssertionError("the server accepted the connection")
 
@@ -61,7 +93,9 @@ class Client:
 
     async def call(self, event: str, data: Any = None, timeout: float = DEFAULT_TIMEOUT) -> Any:
         """Emit with an ack callback and return the ack's payload."""
-        return await self.sio.call(event, data, timeout=timeout)
+        ack = await self.sio.call(event, data, timeout=timeout)
+        RECORDED.ack(event, data, ack)
+        return ack
 
     def received(self, event: str) -> list[Any]:
         return [data for name, data in self.events if name == event]
