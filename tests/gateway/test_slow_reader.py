@@ -22,6 +22,9 @@ SECONDS = 20
 MESSAGES_PER_SENDER = RATE_PER_SENDER * SECONDS
 # About 600 bytes per new_message frame: 300 KB/s towards the slow client.
 TEXT = "x" * 400
+# The heartbeat test's room: 2 senders, 3 readers, about 4 KB per frame (800 KB/s).
+BLIND_SENDERS = 2
+BLIND_TEXT = "y" * 4000
 # Scaled down from the 4 MiB default so 20 s of this room is several times the cap.
 BUFFER_CAP = 1024 * 1024
 # What the worker's resident memory may grow by over the whole storm (it stores
@@ -41,7 +44,13 @@ async def test_a_socket_that_stops_reading_is_dropped_and_the_room_gets_everythi
 ):
     server = start_server(**SERVER_ENV)
     worker = psutil.Process(server.process.pid)
-    stream_id, readers, slow = await _busy_room(server, connect, make_user, make_stream, token_for)
+    # Fewer, bigger messages than above: here the readers must keep up for the
+    # whole storm (the heartbeat that drops the slow socket drops a lagging reader
+    # too) and they share the test's process, while the bytes must still outgrow
+    # what the kernel buffers for the slow socket (up to tcp_wmem's 4 MiB) early on.
+    stream_id, readers, slow = await _busy_room(
+        server, connect, make_user, make_stream, token_for, senders=BLIND_SENDERS
+    )
     marks = [len(reader.events) for reader in readers]
     slow.stop_reading()
     rss_before = worker.memory_info().rss
@@ -88,6 +97,7 @@ async def test_answering_pings_blindly_does_not_keep_a_socket_that_does_not_read
             "SOCKETIO_MAX_BUFFERED_BYTES": "0",
             "SOCKETIO_PING_INTERVAL_MS": "1000",
             "SOCKETIO_PING_TIMEOUT_MS": "2000",
+            "CHAT_MESSAGE_MAX_LENGTH": str(len(BLIND_TEXT) + 20),
         }
     )
     stream_id, readers, slow = await _busy_room(server, connect, make_user, make_stream, token_for)
@@ -103,7 +113,9 @@ async def test_answering_pings_blindly_does_not_keep_a_socket_that_does_not_read
         return _counts_since(reader, mark)[-1:] == [len(readers)]
 
     ponger = asyncio.create_task(pong_blindly())
-    storm = asyncio.create_task(_storm(stream_id, readers[:SENDERS], MESSAGES_PER_SENDER))
+    storm = asyncio.create_task(
+        _storm(stream_id, readers[:BLIND_SENDERS], MESSAGES_PER_SENDER, text=BLIND_TEXT)
+    )
     try:
         for reader, mark in zip(readers, marks, strict=True):
             await reader.wait_until(lambda r=reader, m=mark: released(r, m), timeout=SECONDS + 10)
@@ -114,11 +126,11 @@ async def test_answering_pings_blindly_does_not_keep_a_socket_that_does_not_read
     assert "slow consumer" not in server.log()
 
 
-async def _busy_room(server, connect, make_user, make_stream, token_for):
-    """A live stream's room with SENDERS + 1 reading clients and one slow raw client."""
+async def _busy_room(server, connect, make_user, make_stream, token_for, senders=SENDERS):
+    """A live stream's room with ``senders`` + 1 reading clients and one slow raw client."""
     stream_id = str(make_stream().pk)
     join = {"streamId": stream_id}
-    readers = [await connect(server, make_user()) for _ in range(SENDERS + 1)]
+    readers = [await connect(server, make_user()) for _ in range(senders + 1)]
     for reader in readers:
         assert (await reader.call("join_stream_room", join))["ok"]
     slow = await RawSocket.open_slow(server.url)
@@ -132,11 +144,11 @@ async def _busy_room(server, connect, make_user, make_stream, token_for):
     return stream_id, readers, slow
 
 
-async def _storm(stream_id: str, senders, messages_per_sender: int) -> None:
+async def _storm(stream_id: str, senders, messages_per_sender: int, text: str = TEXT) -> None:
     async def send_all(number: int, client) -> None:
         started = time.monotonic()
         for seq in range(messages_per_sender):
-            message = {"streamId": stream_id, "message": f"{number} {seq} {TEXT}"}
+            message = {"streamId": stream_id, "message": f"{number} {seq} {text}"}
             await client.emit("chat_message", message)
             # Pacing only: hold RATE_PER_SENDER; nothing is asserted on time.
             await asyncio.sleep(max(0, started + (seq + 1) / RATE_PER_SENDER - time.monotonic()))
