@@ -16,14 +16,18 @@ from tests.raw import RawSocket
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-SENDERS = 5
-RATE_PER_SENDER = 100  # messages/s: 500/s into the room
 SECONDS = 20
-MESSAGES_PER_SENDER = RATE_PER_SENDER * SECONDS
-# About 600 bytes per new_message frame: 300 KB/s towards the slow client.
+# The capped room: one client sends 500 messages/s and two read (the sender is
+# one of them), so the test's own process keeps up with what it reads. About 600
+# bytes per new_message frame: 300 KB/s towards the slow client.
+RATE = 500
+MESSAGES = RATE * SECONDS
 TEXT = "x" * 400
-# The heartbeat test's room: 2 senders, 3 readers, about 4 KB per frame (800 KB/s).
+# The heartbeat's room: two senders of 100 messages/s, three readers, about 4 KB
+# per frame (800 KB/s), so the bytes outgrow what the kernel buffers for the slow
+# socket (tcp_wmem, up to 4 MiB) within seconds.
 BLIND_SENDERS = 2
+BLIND_RATE = 100
 BLIND_TEXT = "y" * 4000
 # Scaled down from the 4 MiB default so 20 s of this room is several times the cap.
 BUFFER_CAP = 1024 * 1024
@@ -44,12 +48,8 @@ async def test_a_socket_that_stops_reading_is_dropped_and_the_room_gets_everythi
 ):
     server = start_server(**SERVER_ENV)
     worker = psutil.Process(server.process.pid)
-    # Fewer, bigger messages than above: here the readers must keep up for the
-    # whole storm (the heartbeat that drops the slow socket drops a lagging reader
-    # too) and they share the test's process, while the bytes must still outgrow
-    # what the kernel buffers for the slow socket (up to tcp_wmem's 4 MiB) early on.
     stream_id, readers, slow = await _busy_room(
-        server, connect, make_user, make_stream, token_for, senders=BLIND_SENDERS
+        server, connect, make_user, make_stream, token_for, senders=1
     )
     marks = [len(reader.events) for reader in readers]
     slow.stop_reading()
@@ -64,8 +64,8 @@ async def test_a_socket_that_stops_reading_is_dropped_and_the_room_gets_everythi
 
     sampler = asyncio.create_task(sample_rss())
     try:
-        await _storm(stream_id, readers[:SENDERS], MESSAGES_PER_SENDER)
-        total = SENDERS * MESSAGES_PER_SENDER
+        await _storm(stream_id, readers[:1], RATE, MESSAGES)
+        total = MESSAGES
         for reader, mark in zip(readers, marks, strict=True):
             await reader.wait_until(
                 lambda r=reader, m=mark: _messages_since(r, m) >= total, timeout=60
@@ -100,7 +100,11 @@ async def test_answering_pings_blindly_does_not_keep_a_socket_that_does_not_read
             "CHAT_MESSAGE_MAX_LENGTH": str(len(BLIND_TEXT) + 20),
         }
     )
-    stream_id, readers, slow = await _busy_room(server, connect, make_user, make_stream, token_for)
+    # The readers must keep up for the whole storm here (the heartbeat that drops
+    # the slow socket would drop a lagging reader too): fewer, bigger messages.
+    stream_id, readers, slow = await _busy_room(
+        server, connect, make_user, make_stream, token_for, senders=BLIND_SENDERS
+    )
     marks = [len(reader.events) for reader in readers]
     slow.stop_reading()
 
@@ -114,7 +118,7 @@ async def test_answering_pings_blindly_does_not_keep_a_socket_that_does_not_read
 
     ponger = asyncio.create_task(pong_blindly())
     storm = asyncio.create_task(
-        _storm(stream_id, readers[:BLIND_SENDERS], MESSAGES_PER_SENDER, text=BLIND_TEXT)
+        _storm(stream_id, readers[:BLIND_SENDERS], BLIND_RATE, BLIND_RATE * SECONDS, BLIND_TEXT)
     )
     try:
         for reader, mark in zip(readers, marks, strict=True):
@@ -126,7 +130,7 @@ async def test_answering_pings_blindly_does_not_keep_a_socket_that_does_not_read
     assert "slow consumer" not in server.log()
 
 
-async def _busy_room(server, connect, make_user, make_stream, token_for, senders=SENDERS):
+async def _busy_room(server, connect, make_user, make_stream, token_for, *, senders: int):
     """A live stream's room with ``senders`` + 1 reading clients and one slow raw client."""
     stream_id = str(make_stream().pk)
     join = {"streamId": stream_id}
@@ -144,14 +148,16 @@ async def _busy_room(server, connect, make_user, make_stream, token_for, senders
     return stream_id, readers, slow
 
 
-async def _storm(stream_id: str, senders, messages_per_sender: int, text: str = TEXT) -> None:
+async def _storm(
+    stream_id: str, senders, rate: int, messages_per_sender: int, text: str = TEXT
+) -> None:
     async def send_all(number: int, client) -> None:
         started = time.monotonic()
         for seq in range(messages_per_sender):
             message = {"streamId": stream_id, "message": f"{number} {seq} {text}"}
             await client.emit("chat_message", message)
-            # Pacing only: hold RATE_PER_SENDER; nothing is asserted on time.
-            await asyncio.sleep(max(0, started + (seq + 1) / RATE_PER_SENDER - time.monotonic()))
+            # Pacing only: hold ``rate`` per sender; nothing is asserted on time.
+            await asyncio.sleep(max(0, started + (seq + 1) / rate - time.monotonic()))
 
     await asyncio.wait_for(
         asyncio.gather(*(send_all(n, c) for n, c in enumerate(senders))), timeout=SECONDS * 3
