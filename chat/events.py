@@ -31,21 +31,16 @@ async def chat_message(session: Session, payload: Any) -> dict:
         raise EventError(str(exc)) from None
     if stream_id not in session.rooms:
         raise EventError(NOT_IN_ROOM)
-    draft = {"user_id": session.user.id, "stream_id": stream_id, "text": body}
+    draft = admission.Draft(session.user.id, stream_id, body, session)
     try:
-        await admission.admit_message(session, stream_id, body)
+        # Other apps' checks and chat's own limits: one Redis round trip.
+        await admission.admit_message(draft, limits.CHECK)
     except limits.Refused as exc:
         raise EventError(exc.reason) from None
     try:
-        await limits.admit_message(**draft)
-    except limits.Refused as exc:
-        await admission.forget_message(session, stream_id, body)
-        raise EventError(exc.reason) from None
-    try:
-        message = await get_writer().save(**draft)
+        message = await get_writer().save(user_id=draft.user_id, stream_id=stream_id, text=body)
     except NotSaved as exc:
-        await limits.forget_message(**draft)
-        await admission.forget_message(session, stream_id, body)
+        await admission.forget_message(draft, limits.CHECK)
         raise EventError(exc.reason) from None
     broadcast = message_payload(message, username=session.user.username)
     await history.remember(broadcast)
