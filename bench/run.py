@@ -61,6 +61,11 @@ def parse_args() -> tuple[argparse.Namespace, list[str]]:
     p.add_argument(
         "--max-seconds", type=float, default=2400.0, help="hard cap per server for the loadgen"
     )
+    p.add_argument(
+        "--py-spy",
+        metavar="FILE",
+        help="profile our server with py-spy during the load (collapsed stacks to FILE)",
+    )
     args, passthrough = p.parse_known_args()
     if args.workers < 1:
         p.error("--workers must be at least 1")
@@ -104,6 +109,27 @@ def stop(proc: subprocess.Popen) -> None:
             proc.wait(10)
         except ProcessLookupError:
             pass
+
+
+def start_profiler(out: str | None, pid: int) -> subprocess.Popen | None:
+    """py-spy sampling ``pid`` (and its worker processes) until :func:`stop_profiler`."""
+    if not out:
+        return None
+    spy = Path(benchenv.PYTHON).with_name("py-spy")
+    argv = [str(spy), "record", "--pid", str(pid), "--subprocesses", "--rate", "100"]
+    argv += ["--format", "raw", "--output", out]
+    return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def stop_profiler(profiler: subprocess.Popen | None) -> None:
+    if profiler is None:
+        return
+    profiler.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
+    try:
+        profiler.wait(30)
+    except subprocess.TimeoutExpired:
+        profiler.kill()
+        profiler.wait(10)
 
 
 def tail(path: Path, lines: int = 25) -> str:
@@ -194,6 +220,7 @@ def run_one(
         if args.sizes:
             loadgen += ["--sizes", args.sizes]
         loadgen += passthrough
+        profiler = start_profiler(args.py_spy, proc.pid) if name == "ours" else None
         try:
             done = subprocess.run(
                 loadgen,
@@ -203,6 +230,8 @@ def run_one(
             )
         except subprocess.TimeoutExpired:
             return {"failed": "loadgen did not finish in time", "server_log_tail": tail(log_path)}
+        finally:
+            stop_profiler(profiler)
         if done.returncode != 0 or not out_path.exists():
             return {
                 "failed": f"loadgen exited with code {done.returncode}",

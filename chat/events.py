@@ -7,11 +7,9 @@ from typing import Any
 from django.dispatch import receiver
 
 from chat import admission, history, limits, text
-from chat.payloads import message_payload
 from chat.writer import NotSaved, get_writer
 from gateway import events
 from gateway.events import EventError
-from gateway.rooms import emit_to_room
 from gateway.session import Session
 from streams.events import NOT_IN_ROOM, parse_stream_id
 from streams.signals import stream_room_joined
@@ -38,14 +36,13 @@ async def chat_message(session: Session, payload: Any) -> dict:
     except limits.Refused as exc:
         raise EventError(exc.reason) from None
     try:
-        message = await get_writer().save(user_id=draft.user_id, stream_id=stream_id, text=body)
+        # Stored, then published to the room with the rest of its write batch.
+        return await get_writer().save(
+            user_id=draft.user_id, stream_id=stream_id, text=body, username=session.user.username
+        )
     except NotSaved as exc:
         await admission.forget_message(draft, limits.CHECK)
         raise EventError(exc.reason) from None
-    broadcast = message_payload(message, username=session.user.username)
-    await history.remember(broadcast)
-    await emit_to_room(stream_id, "new_message", broadcast)
-    return broadcast
 
 
 @receiver(stream_room_joined, dispatch_uid="chat.send_recent_history")

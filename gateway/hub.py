@@ -38,6 +38,12 @@ class RoomUnavailable(Exception):
         super().__init__(f"could not subscribe to room {room!r}")
 
 
+def _broadcast(message: dict) -> Broadcast:
+    """A ``frame``, or ``frames`` in order (several packets published as one message)."""
+    frames = message.get("frames")
+    return Broadcast(*frames) if frames is not None else Broadcast(message["frame"])
+
+
 class Hub:
     def __init__(self) -> None:
         # Every open session of this process, for shutdown and per-process limits.
@@ -145,14 +151,15 @@ class Hub:
         members = self.rooms.get(room)
         if not members:
             return
-        broadcast = Broadcast(message["frame"])  # each form built once for all sockets
+        broadcast = _broadcast(message)  # each form built once for all sockets
         skip = message.get("skip")
         for session in list(members):
             if session.sid == skip:
                 continue
             try:
                 if not session.deliver(broadcast):
-                    await session.send_frame(broadcast.text)
+                    for text in broadcast.texts:
+                        await session.send_frame(text)
             except Exception:
                 logger.exception("delivery to %s failed", session.sid)
         if message.get("disconnect"):
@@ -171,11 +178,12 @@ class Hub:
         """A broadcast to one user's sockets: rare, so a scan of this process's sessions."""
         user_id = message["user"]
         sessions = [s for s in self.sessions if s.user is not None and s.user.id == user_id]
-        broadcast = Broadcast(message["frame"])
+        broadcast = _broadcast(message)
         for session in sessions:
             try:
                 if not session.deliver(broadcast):
-                    await session.send_frame(broadcast.text)
+                    for text in broadcast.texts:
+                        await session.send_frame(text)
                 if message.get("disconnect"):
                     await session.disconnect()
             except Exception:
