@@ -116,7 +116,7 @@ def start_profiler(out: str | None, pid: int) -> subprocess.Popen | None:
     if not out:
         return None
     spy = Path(benchenv.PYTHON).with_name("py-spy")
-    argv = [str(spy), "record", "--pid", str(pid), "--subprocesses", "--rate", "100"]
+    argv = [str(spy), "record", "--pid", str(pid), "--subprocesses", "--rate", "100", "--gil"]
     argv += ["--format", "raw", "--output", out]
     return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 

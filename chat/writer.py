@@ -96,21 +96,32 @@ class ChatWriter:
             await asyncio.shield(self._flusher)
 
     async def _flush(self) -> None:
+        # A batch is shown while the next one is written; shows run one after another.
+        showing: asyncio.Future | None = None
         try:
-            while self._queue:
-                batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
-                try:
-                    results = await database_sync_to_async(_write_batch)(batch)
-                except Exception:
-                    logger.exception("could not store %d chat messages", len(batch))
-                    results = [NOT_SAVED] * len(batch)
-                await _show(batch, results)
+            while True:
+                if self._queue:
+                    batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+                    try:
+                        results = await database_sync_to_async(_write_batch)(batch)
+                    except Exception:
+                        logger.exception("could not store %d chat messages", len(batch))
+                        results = [NOT_SAVED] * len(batch)
+                    showing = asyncio.ensure_future(_show(batch, results, after=showing))
+                elif showing is not None and not showing.done():
+                    await asyncio.wait([showing])
+                else:
+                    break
         finally:
             self._flusher = None
 
 
-async def _show(batch: list[_Pending], results: list[ChatMessage | str]) -> None:
+async def _show(
+    batch: list[_Pending], results: list[ChatMessage | str], *, after: asyncio.Future | None
+) -> None:
     """Announce the stored messages per stream, in order, then answer every sender."""
+    if after is not None:
+        await asyncio.wait([after])  # the previous batch reaches the rooms first
     by_stream: dict[str, list[tuple[_Pending, dict]]] = {}
     for item, result in zip(batch, results, strict=True):
         if isinstance(result, str):
