@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from django.dispatch import receiver
@@ -18,7 +19,7 @@ INVALID_PAYLOAD = "Invalid message payload"
 
 
 @events.on("chat_message", error_event="message_error")
-async def chat_message(session: Session, payload: Any) -> dict:
+async def chat_message(session: Session, payload: Any) -> events.Later:
     if not isinstance(payload, dict) or any(isinstance(v, bytes) for v in payload.values()):
         # Binary content (a Buffer or Blob sent by the client) is not a chat message.
         raise EventError(INVALID_PAYLOAD)
@@ -35,11 +36,17 @@ async def chat_message(session: Session, payload: Any) -> dict:
         await admission.admit_message(draft, limits.CHECK)
     except limits.Refused as exc:
         raise EventError(exc.reason) from None
+    # In the write queue now, so in order: the socket reads on while it is stored.
+    saving = get_writer().submit(
+        user_id=draft.user_id, stream_id=stream_id, text=body, username=session.user.username
+    )
+    return events.later(_answer(draft, saving))
+
+
+async def _answer(draft: admission.Draft, saving: asyncio.Future) -> dict:
+    """The ack once stored and published with the rest of its write batch."""
     try:
-        # Stored, then published to the room with the rest of its write batch.
-        return await get_writer().save(
-            user_id=draft.user_id, stream_id=stream_id, text=body, username=session.user.username
-        )
+        return await saving
     except NotSaved as exc:
         await admission.forget_message(draft, limits.CHECK)
         raise EventError(exc.reason) from None

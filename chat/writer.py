@@ -82,13 +82,20 @@ class ChatWriter:
         self._queue: list[_Pending] = []
         self._flusher: asyncio.Task | None = None
 
-    async def save(self, *, stream_id: str, user_id: str, text: str, username: str) -> dict:
-        """Store one message and show it to its room; returns its payload once both are done."""
+    def submit(self, *, stream_id: str, user_id: str, text: str, username: str) -> asyncio.Future:
+        """Queue one message: the future gives its payload once stored and shown to its room.
+
+        Messages are stored and shown in the order they are submitted.
+        """
         future = asyncio.get_running_loop().create_future()
         self._queue.append(_Pending(stream_id, user_id, text, username, future))
         if self._flusher is None:
             self._flusher = asyncio.create_task(self._flush())
-        return await future
+        return future
+
+    async def save(self, *, stream_id: str, user_id: str, text: str, username: str) -> dict:
+        """Store one message and show it to its room; returns its payload once both are done."""
+        return await self.submit(stream_id=stream_id, user_id=user_id, text=text, username=username)
 
     async def drain(self) -> None:
         """Wait until every submitted message is stored (or refused)."""
