@@ -38,9 +38,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument(
         "--server",
-        choices=("django", "pysio"),
+        choices=("django", "pysio", "node"),
         required=True,
-        help="how to get tokens and live streams (Django ORM or made up)",
+        help="how to get tokens and live streams (Django ORM, made up, or --fixture for node)",
     )
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8001)
@@ -103,6 +103,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         # Only the defaults change: options given explicitly still win.
         p.set_defaults(**QUICK_DEFAULTS)
     args = p.parse_args(argv)
+    if args.server == "node" and not args.fixture:
+        p.error("--server node needs --fixture (bench/run.py makes one)")
     args.only = {s.strip().upper() for s in args.only.split(",") if s.strip()}
     unknown = args.only - set(ALL_SCENARIOS)
     if unknown:

@@ -1,7 +1,8 @@
-"""Turn the loadgen results of both servers into the Markdown tables run.py prints.
+"""Turn the loadgen results of every server into the Markdown tables run.py prints.
 
-Ratios are always ours / python-socketio; the "better" column says which direction wins
-for that row, so a reader does not have to remember it per metric.
+Ratios are always ours / peer (Node socket.io, python-socketio), each peer measured in the
+same run; the "better" column says which direction wins for that row, so a reader does not
+have to remember it per metric.
 """
 
 from __future__ import annotations
@@ -94,31 +95,41 @@ def _keys(servers: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
     return keys
 
 
+PEERS = (("node", "Node socket.io"), ("pysio", "python-socketio"))
+SERVER_NAMES = (("ours", "ours"), *PEERS)
+
+
 def markdown_report(servers: dict[str, dict[str, Any]]) -> str:
     """The comparison table, a CPU table (who was the bottleneck) and failure notes."""
-    ours, peer = servers.get("ours"), servers.get("pysio")
+    ours = servers.get("ours")
+    peers = [(name, label) for name, label in PEERS if name in servers]
+    shown = [(name, label) for name, label in SERVER_NAMES if name in servers]
     keys = _keys(servers)
-    lines = [
-        "| scenario | better | ours | python-socketio | ours/pysio |",
-        "|---|---|---|---|---|",
-    ]
+    head = ["scenario", "better", *(label for _, label in shown)]
+    head += [f"ours/{name}" for name, _ in peers] if ours else []
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for label, better, scenario, key, field in _rows(keys):
-        a = _value(ours, scenario, key, field)
-        b = _value(peer, scenario, key, field)
-        lines.append(f"| {label} | {better} | {_fmt(a)} | {_fmt(b)} | {_ratio(a, b)} |")
+        values = {name: _value(servers[name], scenario, key, field) for name, _ in shown}
+        cells = [label, better, *(_fmt(values[name]) for name, _ in shown)]
+        if ours:
+            cells += [_ratio(values["ours"], values[name]) for name, _ in peers]
+        lines.append("| " + " | ".join(cells) + " |")
 
+    cpu_head = ["scenario"]
+    for _, label in shown:
+        cpu_head += [f"{label}: server", f"{label}: loadgen"]
     lines += [
         "",
         "CPU during each scenario, % of one core (loadgen near 100 % = loadgen-bound):",
         "",
-        "| scenario | ours: server | ours: loadgen | pysio: server | pysio: loadgen |",
-        "|---|---|---|---|---|",
+        "| " + " | ".join(cpu_head) + " |",
+        "|" + "---|" * len(cpu_head),
     ]
     for scenario in ("S1", "S2", "S3"):
         for key in keys.get(scenario, []):
             cells = []
-            for results in (ours, peer):
-                entry = _get(results, scenario, key) if results else None
+            for name, _ in shown:
+                entry = _get(servers[name], scenario, key)
                 cells += [
                     _fmt(entry.get("server_cpu_pct")) if entry else "-",
                     _fmt(entry.get("loadgen_cpu_pct")) if entry else "-",
@@ -126,8 +137,8 @@ def markdown_report(servers: dict[str, dict[str, Any]]) -> str:
             lines.append(f"| {scenario} {key} | " + " | ".join(cells) + " |")
     for room in keys.get("S5", []):
         cells = []
-        for results in (ours, peer):
-            entry = _get(results, "S5", room) if results else None
+        for name, _ in shown:
+            entry = _get(servers[name], "S5", room)
             steps = entry.get("steps", []) if entry else []
             last = steps[-1] if steps else {}
             cells += [_fmt(last.get("server_cpu_pct")), _fmt(last.get("loadgen_cpu_pct"))]

@@ -1,8 +1,8 @@
-"""One command for the whole benchmark: our server vs the python-socketio peer.
+"""One command for the whole benchmark: our server vs the Node socket.io and python-socketio peers.
 
-    python bench/run.py            # full run (about 15-25 minutes on 2 cores)
-    python bench/run.py --quick    # N=200 smoke test, about a minute
-    python bench/run.py --only S5 --servers pysio
+    python bench/run.py            # full run (about 25-40 minutes on 2 cores)
+    python bench/run.py --quick    # N=200 smoke test, a few minutes
+    python bench/run.py --only S5 --servers ours,node
 
 Starts each server on a free loopback port, runs bench/loadgen.py against it in its own
 process, stops the server (always, in ``finally``), then prints a Markdown table and
@@ -26,13 +26,15 @@ from typing import Any
 
 import benchenv
 from measure import raise_fd_limit
+from peers import node_peer
 from report import markdown_report
 
 # Ours runs as in production: the project's launcher (listen backlog 2048, WebSocket
 # frame limits, graceful shutdown), its access log off as uvicorn runs the peer's.
 OURS_CMD = "{python} -m livestream.serve --host 127.0.0.1 --port {port} --workers {workers}"
 PYSIO_CMD = "{python} bench/peers/pysio_server.py --port {port} --backlog 2048"
-SERVERS = ("ours", "pysio")
+NODE_CMD = "node server.js"
+SERVERS = ("ours", "node", "pysio")
 
 
 def parse_args() -> tuple[argparse.Namespace, list[str]]:
@@ -40,7 +42,9 @@ def parse_args() -> tuple[argparse.Namespace, list[str]]:
     p.add_argument("--quick", action="store_true", help="small N: a smoke test")
     p.add_argument("--only", help="comma-separated scenarios, e.g. S1,S5 (default all)")
     p.add_argument(
-        "--servers", default=",".join(SERVERS), help="which servers to run, in order (ours,pysio)"
+        "--servers",
+        default=",".join(SERVERS),
+        help="which servers to run, in order (ours,node,pysio)",
     )
     p.add_argument("--sizes", help="N for S1-S3 (default 3000,1000; --quick 200)")
     p.add_argument(
@@ -56,6 +60,11 @@ def parse_args() -> tuple[argparse.Namespace, list[str]]:
     )
     p.add_argument(
         "--max-seconds", type=float, default=2400.0, help="hard cap per server for the loadgen"
+    )
+    p.add_argument(
+        "--py-spy",
+        metavar="FILE",
+        help="profile our server with py-spy during the load (collapsed stacks to FILE)",
     )
     args, passthrough = p.parse_known_args()
     if args.workers < 1:
@@ -102,6 +111,27 @@ def stop(proc: subprocess.Popen) -> None:
             pass
 
 
+def start_profiler(out: str | None, pid: int) -> subprocess.Popen | None:
+    """py-spy sampling ``pid`` (and its worker processes) until :func:`stop_profiler`."""
+    if not out:
+        return None
+    spy = Path(benchenv.PYTHON).with_name("py-spy")
+    argv = [str(spy), "record", "--pid", str(pid), "--subprocesses", "--rate", "100", "--gil"]
+    argv += ["--format", "raw", "--output", out]
+    return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def stop_profiler(profiler: subprocess.Popen | None) -> None:
+    if profiler is None:
+        return
+    profiler.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
+    try:
+        profiler.wait(30)
+    except subprocess.TimeoutExpired:
+        profiler.kill()
+        profiler.wait(10)
+
+
 def tail(path: Path, lines: int = 25) -> str:
     try:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
@@ -118,6 +148,7 @@ def run_one(
     log_path = benchenv.RESULTS / f"{stamp}-{name}-server.log"
     out_path = benchenv.RESULTS / f"{stamp}-{name}.json"
     fixture_path = benchenv.RESULTS / f"{stamp}-{name}-fixture.json"
+    cwd = benchenv.REPO
     if name == "ours":
         env = benchenv.django_env()
         print(
@@ -131,12 +162,17 @@ def run_one(
             return {"failed": f"fixture setup failed: {(exc.stderr or '')[-2000:]}"}
         cmd = args.server_cmd
         loadgen_server = "django"
+    elif name == "node":
+        try:
+            cwd = node_peer.prepare(benchenv.RESULTS)
+        except (OSError, subprocess.SubprocessError) as exc:
+            return {"failed": f"node peer setup failed: {exc}"}
+        env, fixture, cmd, loadgen_server = node_peer.env(port), None, NODE_CMD, "node"
     else:
         env = dict(os.environ)
         fixture = benchenv.pysio_fixture(users)
         cmd = PYSIO_CMD
         loadgen_server = "pysio"
-    fixture_path.write_text(json.dumps(fixture))
     argv = shlex.split(
         cmd.format(python=shlex.quote(benchenv.PYTHON), port=port, workers=args.workers)
     )
@@ -144,7 +180,7 @@ def run_one(
     with open(log_path, "w") as log_file:
         proc = subprocess.Popen(
             argv,
-            cwd=benchenv.REPO,
+            cwd=cwd,
             env=env,
             stdout=log_file,
             stderr=subprocess.STDOUT,
@@ -154,6 +190,9 @@ def run_one(
         problem = wait_listening(port, proc, timeout=60)
         if problem:
             return {"failed": problem, "server_log_tail": tail(log_path)}
+        if fixture is None:  # the Node peer's streams are made through its REST API
+            fixture = node_peer.fixture(port, users, benchenv.STREAMS)
+        fixture_path.write_text(json.dumps(fixture))
         pids = [proc.pid]
         redis = benchenv.embedded_redis_pid() if name == "ours" else None
         if redis:
@@ -181,6 +220,7 @@ def run_one(
         if args.sizes:
             loadgen += ["--sizes", args.sizes]
         loadgen += passthrough
+        profiler = start_profiler(args.py_spy, proc.pid) if name == "ours" else None
         try:
             done = subprocess.run(
                 loadgen,
@@ -190,6 +230,8 @@ def run_one(
             )
         except subprocess.TimeoutExpired:
             return {"failed": "loadgen did not finish in time", "server_log_tail": tail(log_path)}
+        finally:
+            stop_profiler(profiler)
         if done.returncode != 0 or not out_path.exists():
             return {
                 "failed": f"loadgen exited with code {done.returncode}",

@@ -1,42 +1,127 @@
-"""Checks other apps add before a chat message is stored (moderation: bans, slow mode, terms).
+"""The checks a chat message passes before it is stored, in one Redis round trip.
 
-Chat knows only that a check may refuse a message with :class:`chat.limits.Refused`
-and may need to give back what an admitted message spent when it could not be
-stored. Checks run in registration order, after chat's own validation and
-before its rate limit.
+Other apps (moderation: bans, slow mode, blocked terms) register a :class:`Check`;
+chat adds its own rate limit and duplicate guard last. Each check brings a Lua
+fragment, the body of ``function(KEYS, ARGV)`` that sees only its own keys and
+arguments, and either refuses (``return {code, value}``) or passes (``return``,
+optionally with a second value: a function that spends what the message costs,
+e.g. a slow-mode interval). The fragments are composed, in order, into one
+script, built once per list of checks and registered once per Redis client.
+Spending runs only once every check has passed, so a refusal costs nothing and
+nothing has to be given back.
+
+Chat knows nothing of what a check means: a refusal goes back to the check that
+made it, which raises :class:`chat.limits.Refused` with its own words, or asks
+for another try after repairing what it found missing (a state cache to fill).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from gateway.session import Session
+from livestream.redis_clients import LuaScript, get_async_redis
 
-Admit = Callable[[Session, str, str], Awaitable[None]]
-Forget = Callable[[Session, str, str], Awaitable[None]]
+ATTEMPTS = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Draft:
+    """A chat message not stored yet, as every check sees it."""
+
+    user_id: str
+    stream_id: str
+    text: str
+    session: Session | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Check:
-    admit: Admit
-    forget: Forget | None = None
+    """One rule inside the admission script.
+
+    ``prepare(draft)`` gives this message's ``n_keys`` keys and ``n_args`` arguments;
+    ``refused(draft, code, value, last)`` raises ``Refused`` (it must when ``last``) or
+    returns to have the whole script run again; ``forget(draft)`` gives back what an
+    admitted message spent when it could not be stored.
+    """
+
+    lua: str
+    n_keys: int
+    n_args: int
+    prepare: Callable[[Draft], Awaitable[tuple[Sequence[Any], Sequence[Any]]]]
+    refused: Callable[[Draft, int, Any, bool], Awaitable[None]]
+    forget: Callable[[Draft], Awaitable[None]] | None = None
 
 
 _checks: list[Check] = []
+_scripts: dict[tuple, LuaScript] = {}
 
 
-def register(admit: Admit, *, forget: Forget | None = None) -> None:
-    """Run ``admit(session, stream_id, text)`` before every message is stored."""
-    _checks.append(Check(admit, forget))
+def register(check: Check) -> None:
+    """Run ``check`` before every message is stored, after those registered before it."""
+    _checks.append(check)
 
 
-async def admit_message(session: Session, stream_id: str, text: str) -> None:
-    for check in _checks:
-        await check.admit(session, stream_id, text)
+def compose(checks: Sequence[Check]) -> str:
+    """Lua running ``checks`` in order; returns {index, code, value}, index 0 = admitted."""
+    bodies = ",\n".join(f"function(KEYS, ARGV)\n{check.lua}\nend" for check in checks)
+    sizes = ", ".join(f"{{{check.n_keys}, {check.n_args}}}" for check in checks)
+    return f"""
+local function slice(t, from, n)
+  local out = {{}}
+  for i = 1, n do out[i] = t[from + i] end
+  return out
+end
+local checks = {{
+{bodies}
+}}
+local sizes = {{{sizes}}}
+local spends, k, a = {{}}, 0, 0
+for i, check in ipairs(checks) do
+  local refusal, spend = check(slice(KEYS, k, sizes[i][1]), slice(ARGV, a, sizes[i][2]))
+  if refusal then return {{i, refusal[1], refusal[2]}} end
+  if spend then spends[#spends + 1] = spend end
+  k, a = k + sizes[i][1], a + sizes[i][2]
+end
+for _, spend in ipairs(spends) do spend() end
+return {{0, 0, 0}}
+"""
 
 
-async def forget_message(session: Session, stream_id: str, text: str) -> None:
-    for check in _checks:
+def _script(checks: Sequence[Check]) -> LuaScript:
+    signature = tuple((check.lua, check.n_keys, check.n_args) for check in checks)
+    script = _scripts.get(signature)
+    if script is None:
+        script = _scripts[signature] = LuaScript(compose(checks))
+    return script
+
+
+async def run(checks: Sequence[Check], draft: Draft) -> None:
+    """Admit ``draft`` through ``checks`` (one script call, retried when a check asks)."""
+    script = _script(checks)
+    for attempt in range(ATTEMPTS):
+        keys: list[Any] = []
+        args: list[Any] = []
+        for check in checks:
+            check_keys, check_args = await check.prepare(draft)
+            keys += check_keys
+            args += check_args
+        index, code, value = await script.on(get_async_redis())(keys=keys, args=args)
+        if not index:
+            return
+        await checks[index - 1].refused(draft, code, value, attempt == ATTEMPTS - 1)
+    raise RuntimeError("an admission check asked for another try after its last attempt")
+
+
+async def admit_message(draft: Draft, *own: Check) -> None:
+    """The registered checks, then chat's ``own``, in one round trip."""
+    await run((*_checks, *own), draft)
+
+
+async def forget_message(draft: Draft, *own: Check) -> None:
+    """Give back what an admitted message spent (it could not be stored)."""
+    for check in (*_checks, *own):
         if check.forget is not None:
-            await check.forget(session, stream_id, text)
+            await check.forget(draft)

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from django.dispatch import receiver
 
 from chat import admission, history, limits, text
-from chat.payloads import message_payload
 from chat.writer import NotSaved, get_writer
 from gateway import events
 from gateway.events import EventError
-from gateway.rooms import emit_to_room
 from gateway.session import Session
 from streams.events import NOT_IN_ROOM, parse_stream_id
 from streams.signals import stream_room_joined
@@ -20,7 +19,7 @@ INVALID_PAYLOAD = "Invalid message payload"
 
 
 @events.on("chat_message", error_event="message_error")
-async def chat_message(session: Session, payload: Any) -> dict:
+async def chat_message(session: Session, payload: Any) -> events.Later:
     if not isinstance(payload, dict) or any(isinstance(v, bytes) for v in payload.values()):
         # Binary content (a Buffer or Blob sent by the client) is not a chat message.
         raise EventError(INVALID_PAYLOAD)
@@ -31,26 +30,26 @@ async def chat_message(session: Session, payload: Any) -> dict:
         raise EventError(str(exc)) from None
     if stream_id not in session.rooms:
         raise EventError(NOT_IN_ROOM)
-    draft = {"user_id": session.user.id, "stream_id": stream_id, "text": body}
+    draft = admission.Draft(session.user.id, stream_id, body, session)
     try:
-        await admission.admit_message(session, stream_id, body)
+        # Other apps' checks and chat's own limits: one Redis round trip.
+        await admission.admit_message(draft, limits.CHECK)
     except limits.Refused as exc:
         raise EventError(exc.reason, limit=True) from None
+    # In the write queue now, so in order: the socket reads on while it is stored.
+    saving = get_writer().submit(
+        user_id=draft.user_id, stream_id=stream_id, text=body, username=session.user.username
+    )
+    return events.later(_answer(draft, saving))
+
+
+async def _answer(draft: admission.Draft, saving: asyncio.Future) -> dict:
+    """The ack once stored and published with the rest of its write batch."""
     try:
-        await limits.admit_message(**draft)
-    except limits.Refused as exc:
-        await admission.forget_message(session, stream_id, body)
-        raise EventError(exc.reason, limit=True) from None
-    try:
-        message = await get_writer().save(**draft)
+        return await saving
     except NotSaved as exc:
-        await limits.forget_message(**draft)
-        await admission.forget_message(session, stream_id, body)
+        await admission.forget_message(draft, limits.CHECK)
         raise EventError(exc.reason) from None
-    broadcast = message_payload(message, username=session.user.username)
-    await history.remember(broadcast)
-    await emit_to_room(stream_id, "new_message", broadcast)
-    return broadcast
 
 
 @receiver(stream_room_joined, dispatch_uid="chat.send_recent_history")

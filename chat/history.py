@@ -21,13 +21,13 @@ from livestream.redis_clients import LuaScript, get_async_redis, get_redis, key
 
 _TTL_SECONDS = 3600
 
-# KEYS: list, filled, version. ARGV: payload, size, ttl.
+# KEYS: list, filled, version. ARGV: size, ttl, payloads (oldest first)...
 _PUSH = LuaScript("""
 redis.call('INCR', KEYS[3])
-redis.call('EXPIRE', KEYS[3], ARGV[3])
+redis.call('EXPIRE', KEYS[3], ARGV[2])
 if redis.call('EXISTS', KEYS[2]) == 1 then
-  redis.call('LPUSH', KEYS[1], ARGV[1])
-  redis.call('LTRIM', KEYS[1], 0, ARGV[2] - 1)
+  redis.call('LPUSH', KEYS[1], unpack(ARGV, 3))
+  redis.call('LTRIM', KEYS[1], 0, ARGV[1] - 1)
 end
 """)
 
@@ -102,12 +102,13 @@ async def recent(stream_id: str) -> list[dict]:
         del _fills[stream_id]
 
 
-async def remember(payload: dict) -> None:
-    """Add a just-committed message to its stream's cache."""
-    client = get_async_redis()
-    await _PUSH.on(client)(
-        keys=_keys(payload["streamId"]),
-        args=[json.dumps(payload, separators=(",", ":")), _size(), _TTL_SECONDS],
+async def remember(stream_id: str, payloads: list[dict]) -> None:
+    """Add just-committed messages of one stream (oldest first) to its cache: one round trip."""
+    # The newest ``size`` are all the cache keeps; fewer arguments keep a huge batch cheap.
+    newest = payloads[-_size() :]
+    await _PUSH.on(get_async_redis())(
+        keys=_keys(stream_id),
+        args=[_size(), _TTL_SECONDS, *(json.dumps(p, separators=(",", ":")) for p in newest)],
     )
 
 

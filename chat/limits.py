@@ -1,12 +1,13 @@
 """How fast a user may chat: a rate limit and a duplicate guard, across sockets and processes.
 
-Both live in Redis, keyed by user id, and are checked in one atomic script:
+Both live in Redis, keyed by user id, and are checked in the one admission
+script (:mod:`chat.admission`), after every other app's checks:
 
 - the rate is a token bucket (GCRA: one key holding the theoretical arrival
   time), ``CHAT_RATE_MESSAGES`` per ``CHAT_RATE_WINDOW_MS`` sustained and up to
   ``CHAT_RATE_BURST`` back to back;
 - the same trimmed text in the same stream within ``CHAT_DUPLICATE_WINDOW_MS``
-  is refused (``SET NX PX`` on a hash of stream and text).
+  is refused (a key per hash of stream and text, expiring after the window).
 
 A refused message costs nothing: it neither spends rate nor counts as sent.
 """
@@ -17,28 +18,31 @@ import hashlib
 
 from django.conf import settings
 
-from livestream.redis_clients import LuaScript, get_async_redis, key
+from chat.admission import Check, Draft
+from livestream.redis_clients import get_async_redis, key
 
 RATE_LIMITED = "You are sending messages too fast"
 DUPLICATE = "You already sent this message"
 
-_OK, _RATE_LIMITED, _DUPLICATE = 0, 1, 2
+_RATE_LIMITED, _DUPLICATE = 1, 2
 
 # KEYS: rate, duplicate. ARGV: ms per message (0: no rate limit), burst,
-# duplicate window ms (0: no guard). Returns 0 (admitted), 1 (too fast), 2 (duplicate).
-_ADMIT = LuaScript("""
-local t = redis.call('TIME')
-local now = t[1] * 1000 + t[2] / 1000
+# duplicate window ms (0: no guard). Refuses {1} (too fast) or {2} (duplicate).
+_LUA = """
 local interval, burst, window = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local tat
+local now, tat
 if interval > 0 then
+  local t = redis.call('TIME')
+  now = t[1] * 1000 + t[2] / 1000
   tat = math.max(tonumber(redis.call('GET', KEYS[1])) or now, now) + interval
-  if tat - now > burst * interval then return 1 end
+  if tat - now > burst * interval then return {1, 0} end
 end
-if window > 0 and not redis.call('SET', KEYS[2], 1, 'NX', 'PX', window) then return 2 end
-if tat then redis.call('SET', KEYS[1], tat, 'PX', math.ceil(tat - now)) end
-return 0
-""")
+if window > 0 and redis.call('EXISTS', KEYS[2]) == 1 then return {2, 0} end
+return nil, function()
+  if window > 0 then redis.call('SET', KEYS[2], 1, 'PX', window) end
+  if tat then redis.call('SET', KEYS[1], tat, 'PX', math.ceil(tat - now)) end
+end
+"""
 
 
 class Refused(Exception):
@@ -54,23 +58,22 @@ def _keys(user_id: str, stream_id: str, text: str) -> list[str]:
     return [key("chat", "rate", user_id), key("chat", "recent", user_id, digest)]
 
 
-async def admit_message(*, user_id: str, stream_id: str, text: str) -> None:
-    """Count a message against its author's limits; raise :class:`Refused` when over."""
+async def _prepare(draft: Draft) -> tuple[list[str], list[float]]:
     conf = settings.SOCKETIO
-    messages, window = conf["CHAT_RATE_MESSAGES"], conf["CHAT_DUPLICATE_WINDOW_MS"]
-    if not messages and not window:
-        return
+    messages = conf["CHAT_RATE_MESSAGES"]
     interval = conf["CHAT_RATE_WINDOW_MS"] / messages if messages else 0
-    result = await _ADMIT.on(get_async_redis())(
-        keys=_keys(user_id, stream_id, text), args=[interval, conf["CHAT_RATE_BURST"], window]
-    )
-    if result == _RATE_LIMITED:
-        raise Refused(RATE_LIMITED)
-    if result == _DUPLICATE:
-        raise Refused(DUPLICATE)
+    args = [interval, conf["CHAT_RATE_BURST"], conf["CHAT_DUPLICATE_WINDOW_MS"]]
+    return _keys(draft.user_id, draft.stream_id, draft.text), args
 
 
-async def forget_message(*, user_id: str, stream_id: str, text: str) -> None:
+async def _refused(draft: Draft, code: int, value: object, last: bool) -> None:
+    raise Refused(RATE_LIMITED if code == _RATE_LIMITED else DUPLICATE)
+
+
+async def _forget(draft: Draft) -> None:
     """Let the same text be sent again at once (it could not be stored)."""
     if settings.SOCKETIO["CHAT_DUPLICATE_WINDOW_MS"]:
-        await get_async_redis().delete(_keys(user_id, stream_id, text)[1])
+        await get_async_redis().delete(_keys(draft.user_id, draft.stream_id, draft.text)[1])
+
+
+CHECK = Check(_LUA, 2, 3, _prepare, _refused, _forget)

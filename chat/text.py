@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import re
 import sys
 import unicodedata
@@ -21,7 +20,6 @@ def too_long() -> str:
     return f"Message too long (max {settings.CHAT_MESSAGE_MAX_LENGTH} characters)"
 
 
-@functools.cache
 def _invisible() -> str:
     """Whitespace and format (Cf) characters: what trimming removes at both ends."""
     return "".join(
@@ -29,6 +27,11 @@ def _invisible() -> str:
         for char in map(chr, range(sys.maxunicode + 1))
         if char.isspace() or unicodedata.category(char) == "Cf"
     )
+
+
+# Built at import (a scan of every code point, ~0.3 s), not on the first message,
+# where it stalled the event loop and every socket with it.
+_INVISIBLE = _invisible()
 
 
 class InvalidText(ValueError):
@@ -39,7 +42,7 @@ def clean(text: object) -> str:
     """Trim whitespace and invisible format characters; raise InvalidText."""
     if not isinstance(text, str):
         raise InvalidText(NOT_TEXT)
-    text = text.strip(_invisible())
+    text = text.strip(_INVISIBLE)
     if len(text) > settings.CHAT_MESSAGE_MAX_LENGTH:
         raise InvalidText(too_long())
     if not text:

@@ -10,10 +10,16 @@ An app registers a coroutine per event name::
 Raising :class:`EventError` sends ``error_event {message}`` to the socket and
 acks ``{ok: false, message}`` (``limit=True`` when a limit refused it, which
 the metrics count apart). The gateway knows nothing of what the events mean.
+
+A socket's events are handled one at a time, in order. A handler whose answer
+waits on something slow that keeps order by itself (a write queue) may return
+:func:`later` with that awaitable once its in-order part is done: the socket
+reads on, and the ack (or the error) follows when the awaitable ends.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -49,7 +55,22 @@ class Registration:
     error_event: str | None
 
 
+class Later:
+    """An answer still to come (see :func:`later`)."""
+
+    __slots__ = ("awaitable",)
+
+    def __init__(self, awaitable: Awaitable[dict | None]) -> None:
+        self.awaitable = awaitable
+
+
+def later(awaitable: Awaitable[dict | None]) -> Later:
+    """Return this from a handler: the socket reads on, the ack follows ``awaitable``."""
+    return Later(awaitable)
+
+
 _handlers: dict[str, Registration] = {}
+_answering: set[asyncio.Task] = set()
 _disconnect_handlers: list[SessionHandler] = []
 
 
@@ -90,17 +111,34 @@ async def dispatch(session: Session, event: str, payload: Any, ack_id: int | Non
         if ack_id is not None:
             await session.ack(ack_id, {"ok": False, "message": UNKNOWN_EVENT})
         return
+    await _answer(session, event, registration, ack_id, registration.handler(session, payload))
+
+
+async def _answer(
+    session: Session,
+    event: str,
+    registration: Registration,
+    ack_id: int | None,
+    pending: Awaitable[dict | None],
+) -> None:
     try:
-        result = await registration.handler(session, payload)
+        result = await pending
+        if isinstance(result, Later):
+            task = asyncio.ensure_future(
+                _answer(session, event, registration, ack_id, result.awaitable)
+            )
+            _answering.add(task)
+            task.add_done_callback(_answering.discard)
+            return
     except EventError as exc:
-        metrics.event_failed(name, metrics.REFUSED if exc.limit else metrics.ERROR, exc.message)
+        metrics.event_failed(event, metrics.REFUSED if exc.limit else metrics.ERROR, exc.message)
         await _fail(session, registration, ack_id, exc.message)
     except Exception:
         logger.exception("handler for %r failed (sid=%s)", event, session.sid)
-        metrics.event_failed(name, metrics.ERROR, INTERNAL_ERROR)
+        metrics.event_failed(event, metrics.ERROR, INTERNAL_ERROR)
         await _fail(session, registration, ack_id, INTERNAL_ERROR)
     else:
-        metrics.event_ok(name)
+        metrics.event_ok(event)
         if ack_id is not None:
             await session.ack(ack_id, {"ok": True, **(result or {})})
 

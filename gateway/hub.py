@@ -40,6 +40,12 @@ class RoomUnavailable(Exception):
         super().__init__(f"could not subscribe to room {room!r}")
 
 
+def _broadcast(message: dict) -> Broadcast:
+    """A ``frame``, or ``frames`` in order (several packets published as one message)."""
+    frames = message.get("frames")
+    return Broadcast(*frames) if frames is not None else Broadcast(message["frame"])
+
+
 class Hub:
     def __init__(self) -> None:
         # Every open session of this process, for shutdown and per-process limits.
@@ -154,7 +160,7 @@ class Hub:
         members = self.rooms.get(room)
         if not members:
             return
-        broadcast = Broadcast(message["frame"])  # each form built once for all sockets
+        broadcast = _broadcast(message)  # each form built once for all sockets
         skip = message.get("skip")
         delivered = 0
         for session in list(members):
@@ -162,12 +168,13 @@ class Hub:
                 continue
             try:
                 if not session.deliver(broadcast):
-                    await session.send_frame(broadcast.text)
+                    for text in broadcast.texts:
+                        await session.send_frame(text)
                 delivered += 1
             except Exception:
                 logger.exception("delivery to %s failed", session.sid)
         metrics.BROADCASTS_RECEIVED.inc()
-        metrics.DELIVERIES.inc(delivered)
+        metrics.DELIVERIES.inc(delivered * len(broadcast.texts))
         published = message.get("t")
         if published is not None:
             # Written means handed to the socket (or corked for it); clocks of
@@ -189,11 +196,12 @@ class Hub:
         """A broadcast to one user's sockets: rare, so a scan of this process's sessions."""
         user_id = message["user"]
         sessions = [s for s in self.sessions if s.user is not None and s.user.id == user_id]
-        broadcast = Broadcast(message["frame"])
+        broadcast = _broadcast(message)
         for session in sessions:
             try:
                 if not session.deliver(broadcast):
-                    await session.send_frame(broadcast.text)
+                    for text in broadcast.texts:
+                        await session.send_frame(text)
                 if message.get("disconnect"):
                     await session.disconnect()
             except Exception:

@@ -153,17 +153,8 @@ async def moderation_clear_chat(session: Session, payload: Any) -> dict:
     return {"streamId": stream_id, "removed": removed}
 
 
-async def _admit(session: Session, stream_id: str, text: str) -> None:
-    await hotpath.admit(
-        user_id=session.user.id,
-        stream_id=stream_id,
-        text=text,
-        site_moderator=await session_is_moderator(session),
-    )
+async def _site_moderator(draft: admission.Draft) -> bool:
+    return await session_is_moderator(draft.session)
 
 
-async def _forget(session: Session, stream_id: str, text: str) -> None:
-    await hotpath.forget_slow_mode(user_id=session.user.id, stream_id=stream_id)
-
-
-admission.register(_admit, forget=_forget)
+admission.register(hotpath.chat_check(_site_moderator))

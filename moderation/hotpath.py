@@ -1,4 +1,4 @@
-"""The per-message moderation check: one Redis round trip, no database query.
+"""The per-message moderation check: part of chat's one admission script, no database query.
 
 Each stream's moderation state (owner and channel moderators, slow mode,
 active bans and timeouts) is copied into one Redis hash, filled from the
@@ -10,17 +10,24 @@ Blocked terms are matched in process with a compiled :class:`terms.Matcher`
 per stream, cached until the terms' version in Redis moves. The version the
 cached matcher was built for travels in the same script call, so a stale
 matcher is noticed in the same round trip that checks bans and slow mode.
+
+The check is a :class:`chat.admission.Check`: its Lua fragment runs inside the
+script chat composes with its own rate limit, so a message costs one Redis
+round trip for both; the slow-mode interval is spent only once every check of
+that script has passed.
 """
 
 from __future__ import annotations
 
 import math
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 
 from channels.db import database_sync_to_async
 from django.db.models import Q
 from django.utils import timezone
 
+from chat.admission import Check, Draft, run
 from chat.limits import Refused
 from livestream.redis_clients import LuaScript, get_async_redis, get_redis, key
 from moderation.terms import Matcher
@@ -40,11 +47,11 @@ def slow_mode(seconds: int) -> str:
     return f"Slow mode: wait {seconds} seconds"
 
 
-_OK, _BANNED, _TIMED_OUT, _SLOW, _BLOCKED, _NOT_LOADED, _STALE_TERMS = 0, 1, 2, 3, 4, -1, -2
+_BANNED, _TIMED_OUT, _SLOW, _BLOCKED, _NOT_LOADED, _STALE_TERMS = 1, 2, 3, 4, -1, -2
 
 # KEYS: state hash, this user's slow-mode key, terms version.
 # ARGV: user id, site moderator (1/0), terms version of the matcher, matched a term (1/0).
-_CHECK = LuaScript("""
+_CHECK_LUA = """
 local tv = redis.call('GET', KEYS[3]) or '0'
 if tv ~= ARGV[3] then return {-2, tv} end
 local s = redis.call('HMGET', KEYS[1], 'loaded', 'slow', 'exempt:' .. ARGV[1], 'ban:' .. ARGV[1])
@@ -58,12 +65,10 @@ end
 if ARGV[4] == '1' then return {4, 0} end
 local slow = tonumber(s[2]) or 0
 if slow > 0 and ARGV[2] ~= '1' and not s[3] then
-  if not redis.call('SET', KEYS[2], 1, 'NX', 'PX', slow * 1000) then
-    return {3, redis.call('PTTL', KEYS[2])}
-  end
+  if redis.call('EXISTS', KEYS[2]) == 1 then return {3, redis.call('PTTL', KEYS[2])} end
+  return nil, function() redis.call('SET', KEYS[2], 1, 'PX', slow * 1000) end
 end
-return {0, 0}
-""")
+"""
 
 # KEYS: state hash, its version. ARGV: the version read before the database, ttl, fields...
 _FILL = LuaScript("""
@@ -163,34 +168,48 @@ class _Matchers:
 
 _matchers = _Matchers()
 
-ATTEMPTS = 3
+
+def chat_check(site_moderator: Callable[[Draft], Awaitable[bool]]) -> Check:
+    """The check for chat's admission script; ``site_moderator(draft)`` tells who is exempt."""
+
+    async def prepare(draft: Draft) -> tuple[list[str], list[object]]:
+        stream_id, user_id = draft.stream_id, draft.user_id
+        terms_version = _matchers.version
+        # Until the script has told this process the version, there is no matcher to trust.
+        blocked = bool(terms_version) and (await _matchers.get(stream_id)).matches(draft.text)
+        keys = [_state_keys(stream_id)[0], _slow_key(stream_id, user_id), key(*_TERMS_VERSION)]
+        args = [user_id, int(await site_moderator(draft)), terms_version, int(blocked)]
+        return keys, args
+
+    async def refused(draft: Draft, code: int, value: object, last: bool) -> None:
+        if code == _STALE_TERMS:
+            if _matchers.version != str(value):  # another message may have reset it already
+                _matchers.reset(str(value))
+        elif code == _NOT_LOADED:
+            await _fill(get_async_redis(), draft.stream_id)
+        else:
+            raise Refused(_reason(code, int(value)))
+        if last:
+            raise Refused(BUSY)
+
+    async def forget(draft: Draft) -> None:
+        """Give back the slow-mode interval of a message that was admitted but not stored."""
+        await get_async_redis().delete(_slow_key(draft.stream_id, draft.user_id))
+
+    return Check(_CHECK_LUA, 3, 4, prepare, refused, forget)
 
 
 async def admit(*, user_id: str, stream_id: str, text: str, site_moderator: bool) -> None:
     """Raise :class:`Refused` if ``user_id`` may not post ``text`` in ``stream_id`` now.
 
-    A message that passes spends the user's slow-mode interval.
+    The moderation check alone (chat runs it with its own limits); a message that
+    passes spends the user's slow-mode interval.
     """
-    client = get_async_redis()
-    state, _ = _state_keys(stream_id)
-    keys = [state, _slow_key(stream_id, user_id), key(*_TERMS_VERSION)]
-    for _ in range(ATTEMPTS):
-        terms_version = _matchers.version
-        # Until the script has told this process the version, there is no matcher to trust.
-        blocked = bool(terms_version) and (await _matchers.get(stream_id)).matches(text)
-        args = [user_id, int(site_moderator), terms_version, int(blocked)]
-        code, value = await _CHECK.on(client)(keys=keys, args=args)
-        if code == _OK:
-            return
-        if code == _STALE_TERMS:
-            if terms_version == _matchers.version:
-                _matchers.reset(str(value))
-            continue
-        if code == _NOT_LOADED:
-            await _fill(client, stream_id)
-            continue
-        raise Refused(_reason(code, int(value)))
-    raise Refused(BUSY)
+
+    async def fixed(draft: Draft) -> bool:
+        return site_moderator
+
+    await run([chat_check(fixed)], Draft(user_id, stream_id, text))
 
 
 def _reason(code: int, millis: int) -> str:
@@ -210,8 +229,3 @@ async def _fill(client, stream_id: str) -> None:
     if fields is None:
         fields = ["loaded", "1"]  # no such stream: nothing to enforce
     await _FILL.on(client)(keys=[state, version_key], args=[version, STATE_TTL_SECONDS, *fields])
-
-
-async def forget_slow_mode(*, user_id: str, stream_id: str) -> None:
-    """Give back the slow-mode interval of a message that was admitted but not stored."""
-    await get_async_redis().delete(_slow_key(stream_id, user_id))

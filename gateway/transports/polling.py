@@ -123,7 +123,8 @@ class PollingTransport:
         self._push(frame)
 
     def deliver(self, broadcast) -> bool:
-        self._push(broadcast.text)
+        for text in broadcast.texts:
+            self._push(text)
         return True
 
     async def close(self, code: int) -> None:
