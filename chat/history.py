@@ -75,8 +75,8 @@ _fills: dict[str, asyncio.Future] = {}
 
 async def recent(stream_id: str) -> list[dict]:
     """The newest messages of the stream, oldest first, removed ones left out."""
-    client = get_async_redis()
     keys = _keys(stream_id)
+    client = get_async_redis(keys[0])
     cached = await _READ.on(client)(keys=keys[:2])
     if cached is not None:
         return [json.loads(item) for item in reversed(cached)]
@@ -104,9 +104,9 @@ async def recent(stream_id: str) -> list[dict]:
 
 async def remember(payload: dict) -> None:
     """Add a just-committed message to its stream's cache."""
-    client = get_async_redis()
-    await _PUSH.on(client)(
-        keys=_keys(payload["streamId"]),
+    keys = _keys(payload["streamId"])
+    await _PUSH.on(get_async_redis(keys[0]))(
+        keys=keys,
         args=[json.dumps(payload, separators=(",", ":")), _size(), _TTL_SECONDS],
     )
 
@@ -114,7 +114,7 @@ async def remember(payload: dict) -> None:
 def invalidate(stream_id: str) -> None:
     """Forget the cache after removals; the next reader refills it."""
     list_key, filled, version = _keys(str(stream_id))
-    with get_redis().pipeline() as pipe:
+    with get_redis(list_key).pipeline() as pipe:
         pipe.delete(list_key, filled)
         pipe.incr(version)
         pipe.expire(version, _TTL_SECONDS)

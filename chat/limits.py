@@ -51,7 +51,7 @@ class Refused(Exception):
 
 def _keys(user_id: str, stream_id: str, text: str) -> list[str]:
     digest = hashlib.sha256(f"{stream_id}\n{text}".encode()).hexdigest()[:32]
-    return [key("chat", "rate", user_id), key("chat", "recent", user_id, digest)]
+    return [key("chat-rate", user_id), key("chat-recent", user_id, digest)]
 
 
 async def admit_message(*, user_id: str, stream_id: str, text: str) -> None:
@@ -61,8 +61,9 @@ async def admit_message(*, user_id: str, stream_id: str, text: str) -> None:
     if not messages and not window:
         return
     interval = conf["CHAT_RATE_WINDOW_MS"] / messages if messages else 0
-    result = await _ADMIT.on(get_async_redis())(
-        keys=_keys(user_id, stream_id, text), args=[interval, conf["CHAT_RATE_BURST"], window]
+    keys = _keys(user_id, stream_id, text)
+    result = await _ADMIT.on(get_async_redis(keys[0]))(
+        keys=keys, args=[interval, conf["CHAT_RATE_BURST"], window]
     )
     if result == _RATE_LIMITED:
         raise Refused(RATE_LIMITED)
@@ -73,4 +74,5 @@ async def admit_message(*, user_id: str, stream_id: str, text: str) -> None:
 async def forget_message(*, user_id: str, stream_id: str, text: str) -> None:
     """Let the same text be sent again at once (it could not be stored)."""
     if settings.SOCKETIO["CHAT_DUPLICATE_WINDOW_MS"]:
-        await get_async_redis().delete(_keys(user_id, stream_id, text)[1])
+        recent = _keys(user_id, stream_id, text)[1]
+        await get_async_redis(recent).delete(recent)

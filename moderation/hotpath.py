@@ -15,6 +15,7 @@ matcher is noticed in the same round trip that checks bans and slow mode.
 from __future__ import annotations
 
 import math
+import uuid
 from collections import OrderedDict
 
 from channels.db import database_sync_to_async
@@ -22,7 +23,15 @@ from django.db.models import Q
 from django.utils import timezone
 
 from chat.limits import Refused
-from livestream.redis_clients import LuaScript, get_async_redis, get_redis, key
+from livestream.redis_clients import (
+    LuaScript,
+    by_shard,
+    get_async_redis,
+    get_redis,
+    key,
+    local_key,
+    shard_clients,
+)
 from moderation.terms import Matcher
 
 BANNED = "You are banned from this chat"
@@ -83,22 +92,27 @@ def _slow_key(stream_id: str, user_id: str) -> str:
     return key("mod", stream_id, "slow", user_id)
 
 
+# A copy on every shard (the per-stream script reads the one beside its stream),
+# set to one new token on each change so that all copies agree.
 _TERMS_VERSION = ("mod", "terms", "v")
 
 
 def stream_changed(stream_ids) -> None:
     """Drop the Redis copy of these streams' state (call after commit); refilled on next use."""
-    with get_redis().pipeline() as pipe:
-        for stream_id in stream_ids:
-            state, version = _state_keys(str(stream_id))
-            pipe.incr(version)
-            pipe.delete(state)
-        pipe.execute()
+    for group in by_shard([str(s) for s in stream_ids], lambda s: _state_keys(s)[0]).values():
+        with get_redis(_state_keys(group[0])[0]).pipeline() as pipe:
+            for stream_id in group:
+                state, version = _state_keys(stream_id)
+                pipe.incr(version)
+                pipe.delete(state)
+            pipe.execute()
 
 
 def terms_changed() -> None:
     """Every process rebuilds its blocked-term matchers on its next message (after commit)."""
-    get_redis().incr(key(*_TERMS_VERSION))
+    token = uuid.uuid4().hex
+    for client in shard_clients(asynchronous=False):
+        client.set(local_key(*_TERMS_VERSION), token)
 
 
 def _state_fields(stream_id: str) -> list[str] | None:
@@ -171,9 +185,9 @@ async def admit(*, user_id: str, stream_id: str, text: str, site_moderator: bool
 
     A message that passes spends the user's slow-mode interval.
     """
-    client = get_async_redis()
     state, _ = _state_keys(stream_id)
-    keys = [state, _slow_key(stream_id, user_id), key(*_TERMS_VERSION)]
+    client = get_async_redis(state)
+    keys = [state, _slow_key(stream_id, user_id), local_key(*_TERMS_VERSION)]
     for _ in range(ATTEMPTS):
         terms_version = _matchers.version
         # Until the script has told this process the version, there is no matcher to trust.
@@ -214,4 +228,5 @@ async def _fill(client, stream_id: str) -> None:
 
 async def forget_slow_mode(*, user_id: str, stream_id: str) -> None:
     """Give back the slow-mode interval of a message that was admitted but not stored."""
-    await get_async_redis().delete(_slow_key(stream_id, user_id))
+    slow = _slow_key(stream_id, user_id)
+    await get_async_redis(slow).delete(slow)
