@@ -38,7 +38,11 @@ class LanNginx(NginxProxy):
     def render(self) -> str:
         conf = super().render()
         servers = "".join(f"    server {address};\n" for address in self.upstreams)
-        conf = conf.replace("    least_conn;", "    least_conn;\n" + servers.rstrip("\n"), 1)
+        conf = conf.replace("    keepalive 32;", servers + "    keepalive 32;", 1)
+        # The recipe's rule, scaled to the test heartbeat: pingInterval plus a margin.
+        read_timeout = f"{PING_INTERVAL_MS // 1000 + 2}s"
+        conf = conf.replace("proxy_read_timeout 35s;", f"proxy_read_timeout {read_timeout};")
+        conf = conf.replace("proxy_send_timeout 35s;", f"proxy_send_timeout {read_timeout};")
         log = self.dir / "access.log"
         return conf.replace(
             "access_log off;",

@@ -12,8 +12,7 @@ from tests.multihost.cluster import MultiHostCluster
 from tests.multihost.topology import why_not_available
 
 
-@pytest.fixture(scope="module")
-def cluster():
+def _cluster():
     reason = why_not_available()
     if reason:
         pytest.skip(f"multi-host topology unavailable: {reason}")
@@ -27,3 +26,15 @@ def cluster():
         yield built
     finally:
         built.close()
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """One cluster shared by a module's tests, which leave it whole."""
+    yield from _cluster()
+
+
+@pytest.fixture
+def cluster_to_break():
+    """A cluster of its own, for a test that takes a host down."""
+    yield from _cluster()
