@@ -108,7 +108,7 @@ async def run(checks: Sequence[Check], draft: Draft) -> None:
             check_keys, check_args = await check.prepare(draft)
             keys += check_keys
             args += check_args
-        index, code, value = await script.on(get_async_redis())(keys=keys, args=args)
+        index, code, value = await script.on(get_async_redis(keys[0]))(keys=keys, args=args)
         if not index:
             return
         await checks[index - 1].refused(draft, code, value, attempt == ATTEMPTS - 1)

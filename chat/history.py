@@ -75,8 +75,8 @@ _fills: dict[str, asyncio.Future] = {}
 
 async def recent(stream_id: str) -> list[dict]:
     """The newest messages of the stream, oldest first, removed ones left out."""
-    client = get_async_redis()
     keys = _keys(stream_id)
+    client = get_async_redis(keys[0])
     cached = await _READ.on(client)(keys=keys[:2])
     if cached is not None:
         return [json.loads(item) for item in reversed(cached)]
@@ -106,8 +106,9 @@ async def remember(stream_id: str, payloads: list[dict]) -> None:
     """Add just-committed messages of one stream (oldest first) to its cache: one round trip."""
     # The newest ``size`` are all the cache keeps; fewer arguments keep a huge batch cheap.
     newest = payloads[-_size() :]
-    await _PUSH.on(get_async_redis())(
-        keys=_keys(stream_id),
+    keys = _keys(stream_id)
+    await _PUSH.on(get_async_redis(keys[0]))(
+        keys=keys,
         args=[_size(), _TTL_SECONDS, *(json.dumps(p, separators=(",", ":")) for p in newest)],
     )
 
@@ -115,7 +116,7 @@ async def remember(stream_id: str, payloads: list[dict]) -> None:
 def invalidate(stream_id: str) -> None:
     """Forget the cache after removals; the next reader refills it."""
     list_key, filled, version = _keys(str(stream_id))
-    with get_redis().pipeline() as pipe:
+    with get_redis(list_key).pipeline() as pipe:
         pipe.delete(list_key, filled)
         pipe.incr(version)
         pipe.expire(version, _TTL_SECONDS)

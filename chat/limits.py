@@ -55,7 +55,9 @@ class Refused(Exception):
 
 def _keys(user_id: str, stream_id: str, text: str) -> list[str]:
     digest = hashlib.sha256(f"{stream_id}\n{text}".encode()).hexdigest()[:32]
-    return [key("chat", "rate", user_id), key("chat", "recent", user_id, digest)]
+    # Tagged by stream, as moderation's keys are: chat's admission script runs them
+    # together on the stream's shard, so the rate is per user in each stream.
+    return [key("chat-rate", stream_id, user_id), key("chat-recent", stream_id, user_id, digest)]
 
 
 async def _prepare(draft: Draft) -> tuple[list[str], list[float]]:
@@ -73,7 +75,8 @@ async def _refused(draft: Draft, code: int, value: object, last: bool) -> None:
 async def _forget(draft: Draft) -> None:
     """Let the same text be sent again at once (it could not be stored)."""
     if settings.SOCKETIO["CHAT_DUPLICATE_WINDOW_MS"]:
-        await get_async_redis().delete(_keys(draft.user_id, draft.stream_id, draft.text)[1])
+        recent = _keys(draft.user_id, draft.stream_id, draft.text)[1]
+        await get_async_redis(recent).delete(recent)
 
 
 CHECK = Check(_LUA, 2, 3, _prepare, _refused, _forget)

@@ -14,7 +14,7 @@ import logging
 
 from gateway.refresher import Refresher, entry_ttl_ms
 from gateway.settings import realtime_settings
-from livestream.redis_clients import LUA_NOW_MS, LuaScript, get_async_redis, key
+from livestream.redis_clients import LUA_NOW_MS, LuaScript, by_shard, get_async_redis, key
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ async def acquire_connection(user_id: str, sid: str) -> bool:
     limit = realtime_settings().max_connections_per_user
     if not limit:
         return True
-    acquire = _ACQUIRE.on(get_async_redis())
+    acquire = _ACQUIRE.on(get_async_redis(_key(user_id)))
     if not await acquire(keys=[_key(user_id)], args=[sid, entry_ttl_ms(), limit]):
         return False
     _local.setdefault(user_id, set()).add(sid)
@@ -75,19 +75,20 @@ async def release_connection(user_id: str, sid: str) -> None:
     if not sids:
         del _local[user_id]
     try:
-        await get_async_redis().zrem(_key(user_id), sid)
+        await get_async_redis(_key(user_id)).zrem(_key(user_id), sid)
     except Exception:
         logger.warning("could not release a connection slot of user %s", user_id, exc_info=True)
 
 
 async def refresh_once() -> None:
-    client = get_async_redis()
-    refresh = _REFRESH.on(client)
     ttl = entry_ttl_ms()
-    async with client.pipeline(transaction=False) as pipe:
-        for user_id, sids in list(_local.items()):
-            await refresh(keys=[_key(user_id)], args=[ttl, *sids], client=pipe)
-        await pipe.execute()
+    for group in by_shard(list(_local.items()), lambda item: _key(item[0])).values():
+        client = get_async_redis(_key(group[0][0]))
+        refresh = _REFRESH.on(client)
+        async with client.pipeline(transaction=False) as pipe:
+            for user_id, sids in group:
+                await refresh(keys=[_key(user_id)], args=[ttl, *sids], client=pipe)
+            await pipe.execute()
 
 
 async def _refresh_if_any() -> None:

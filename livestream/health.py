@@ -15,7 +15,7 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import connection
 
-from livestream.redis_clients import get_async_redis
+from livestream.redis_clients import shard_clients
 
 OK = "ok"
 
@@ -44,7 +44,8 @@ def _ping_database() -> None:
 
 
 async def _ping_redis() -> None:
-    await get_async_redis().ping()
+    # Every shard: a message, a join or a limit may need any of them.
+    await asyncio.gather(*(client.ping() for client in shard_clients(asynchronous=True)))
 
 
 async def _check(probe, timeout: float) -> str:

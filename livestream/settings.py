@@ -166,17 +166,24 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 # --- Redis: channel layer and presence -------------------------------------
 # Without REDIS_URL the project runs its own redis-server (see embedded_redis).
+# A comma-separated list names several independent instances (shards): the
+# channel layer spreads its channels over all of them, the project's keys pick
+# theirs by hash tag (livestream/redis_clients.py), the cache uses the first.
 REDIS_URL = env_str("REDIS_URL")
 EMBEDDED_REDIS_DIR = None if REDIS_URL else DATA_DIR
 if not REDIS_URL:
     REDIS_URL = embedded_redis.url_for(DATA_DIR)
+REDIS_URLS = [url.strip() for url in REDIS_URL.split(",") if url.strip()]
+if not REDIS_URLS or len(set(REDIS_URLS)) != len(REDIS_URLS):
+    raise ImproperlyConfigured(f"REDIS_URL must list distinct Redis URLs, got {REDIS_URL!r}")
 REDIS_PREFIX = env_str("REDIS_PREFIX", "ls")
 
 # Shared by every worker: DRF throttles and other counters hold across processes.
+# One instance only: Django reads further LOCATIONs as read replicas, not shards.
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
-        "LOCATION": REDIS_URL,
+        "LOCATION": REDIS_URLS[0],
         "KEY_PREFIX": f"{REDIS_PREFIX}:cache",
     }
 }
@@ -189,7 +196,7 @@ if CHANNEL_LAYER == "pubsub":
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": f"{REDIS_PREFIX}:asgi"},
+            "CONFIG": {"hosts": REDIS_URLS, "prefix": f"{REDIS_PREFIX}:asgi"},
         }
     }
 elif CHANNEL_LAYER == "redis":
@@ -197,7 +204,7 @@ elif CHANNEL_LAYER == "redis":
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [REDIS_URL],
+                "hosts": REDIS_URLS,
                 "prefix": f"{REDIS_PREFIX}:asgi",
                 # One hub channel per worker carries every room: no silent drops.
                 "capacity": 100_000,

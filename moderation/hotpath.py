@@ -20,6 +20,7 @@ that script has passed.
 from __future__ import annotations
 
 import math
+import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 
@@ -29,7 +30,15 @@ from django.utils import timezone
 
 from chat.admission import Check, Draft, run
 from chat.limits import Refused
-from livestream.redis_clients import LuaScript, get_async_redis, get_redis, key
+from livestream.redis_clients import (
+    LuaScript,
+    by_shard,
+    get_async_redis,
+    get_redis,
+    key,
+    local_key,
+    shard_clients,
+)
 from moderation.terms import Matcher
 
 BANNED = "You are banned from this chat"
@@ -88,22 +97,27 @@ def _slow_key(stream_id: str, user_id: str) -> str:
     return key("mod", stream_id, "slow", user_id)
 
 
+# A copy on every shard (the per-stream script reads the one beside its stream),
+# set to one new token on each change so that all copies agree.
 _TERMS_VERSION = ("mod", "terms", "v")
 
 
 def stream_changed(stream_ids) -> None:
     """Drop the Redis copy of these streams' state (call after commit); refilled on next use."""
-    with get_redis().pipeline() as pipe:
-        for stream_id in stream_ids:
-            state, version = _state_keys(str(stream_id))
-            pipe.incr(version)
-            pipe.delete(state)
-        pipe.execute()
+    for group in by_shard([str(s) for s in stream_ids], lambda s: _state_keys(s)[0]).values():
+        with get_redis(_state_keys(group[0])[0]).pipeline() as pipe:
+            for stream_id in group:
+                state, version = _state_keys(stream_id)
+                pipe.incr(version)
+                pipe.delete(state)
+            pipe.execute()
 
 
 def terms_changed() -> None:
     """Every process rebuilds its blocked-term matchers on its next message (after commit)."""
-    get_redis().incr(key(*_TERMS_VERSION))
+    token = uuid.uuid4().hex
+    for client in shard_clients(asynchronous=False):
+        client.set(local_key(*_TERMS_VERSION), token)
 
 
 def _state_fields(stream_id: str) -> list[str] | None:
@@ -177,7 +191,11 @@ def chat_check(site_moderator: Callable[[Draft], Awaitable[bool]]) -> Check:
         terms_version = _matchers.version
         # Until the script has told this process the version, there is no matcher to trust.
         blocked = bool(terms_version) and (await _matchers.get(stream_id)).matches(draft.text)
-        keys = [_state_keys(stream_id)[0], _slow_key(stream_id, user_id), key(*_TERMS_VERSION)]
+        keys = [
+            _state_keys(stream_id)[0],
+            _slow_key(stream_id, user_id),
+            local_key(*_TERMS_VERSION),
+        ]
         args = [user_id, int(await site_moderator(draft)), terms_version, int(blocked)]
         return keys, args
 
@@ -186,7 +204,7 @@ def chat_check(site_moderator: Callable[[Draft], Awaitable[bool]]) -> Check:
             if _matchers.version != str(value):  # another message may have reset it already
                 _matchers.reset(str(value))
         elif code == _NOT_LOADED:
-            await _fill(get_async_redis(), draft.stream_id)
+            await _fill(get_async_redis(_state_keys(draft.stream_id)[0]), draft.stream_id)
         else:
             raise Refused(_reason(code, int(value)))
         if last:
@@ -194,7 +212,8 @@ def chat_check(site_moderator: Callable[[Draft], Awaitable[bool]]) -> Check:
 
     async def forget(draft: Draft) -> None:
         """Give back the slow-mode interval of a message that was admitted but not stored."""
-        await get_async_redis().delete(_slow_key(draft.stream_id, draft.user_id))
+        slow = _slow_key(draft.stream_id, draft.user_id)
+        await get_async_redis(slow).delete(slow)
 
     return Check(_CHECK_LUA, 3, 4, prepare, refused, forget)
 

@@ -14,7 +14,17 @@ import logging
 import uuid
 
 from gateway.refresher import Refresher, entry_ttl_ms
-from livestream.redis_clients import LUA_NOW_MS, LuaScript, get_async_redis, get_redis, key
+from livestream.redis_clients import (
+    LUA_NOW_MS,
+    LuaScript,
+    by_shard,
+    get_async_redis,
+    get_redis,
+    key,
+    local_key,
+    shard_clients,
+    shard_index,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -83,14 +93,16 @@ def _keys(stream_id: str) -> list[str]:
 
 async def join(stream_id: str, sid: str) -> tuple[bool, int] | int:
     """Add ``sid``; returns (added, count), or ENDED."""
-    client = get_async_redis()
-    result = await _JOIN.on(client)(keys=_keys(stream_id), args=[sid, entry_ttl_ms()])
+    keys = _keys(stream_id)
+    client = get_async_redis(keys[0])
+    result = await _JOIN.on(client)(keys=keys, args=[sid, entry_ttl_ms()])
     if result == ENDED:
         return ENDED
     _local_viewers(stream_id).add(sid)
     _last_seen[stream_id] = int(result[1])
     if _refresher.ensure_running():
-        await client.set(key("presence", "worker", _WORKER_ID), 1, px=entry_ttl_ms())
+        for shard in shard_clients(asynchronous=True):
+            await shard.set(_MARKER, 1, px=entry_ttl_ms())
     return bool(result[0]), int(result[1])
 
 
@@ -101,8 +113,8 @@ async def leave(stream_id: str, sid: str) -> tuple[bool, int] | int:
         viewers.discard(sid)
         if not viewers:
             del _local[stream_id]
-    client = get_async_redis()
-    result = await _LEAVE.on(client)(keys=_keys(stream_id), args=[sid])
+    keys = _keys(stream_id)
+    result = await _LEAVE.on(get_async_redis(keys[0]))(keys=keys, args=[sid])
     if result == ENDED:
         return ENDED
     _last_seen[stream_id] = int(result[1])
@@ -111,8 +123,8 @@ async def leave(stream_id: str, sid: str) -> tuple[bool, int] | int:
 
 async def count(stream_id: str) -> int:
     """The live count, or ENDED."""
-    client = get_async_redis()
-    return int(await _COUNT.on(client)(keys=_keys(stream_id)))
+    keys = _keys(stream_id)
+    return int(await _COUNT.on(get_async_redis(keys[0]))(keys=keys))
 
 
 # --- sync API, used by REST, admin and the stream-ended receiver -----------------
@@ -123,20 +135,23 @@ def viewer_count(stream_id: str) -> int:
 
 
 def viewer_counts(stream_ids: list[str]) -> dict[str, int]:
-    """Live counts of several streams in one round trip (0 for ended ones)."""
-    client = get_redis()
-    count_script = _COUNT.on(client)
-    with client.pipeline(transaction=False) as pipe:
-        for stream_id in stream_ids:
-            count_script(keys=_keys(stream_id), client=pipe)
-        results = pipe.execute()
-    return {sid: max(int(n), 0) for sid, n in zip(stream_ids, results, strict=True)}
+    """Live counts of several streams in one round trip per shard (0 for ended ones)."""
+    counts: dict[str, int] = {}
+    for group in by_shard(stream_ids, lambda stream_id: _keys(stream_id)[0]).values():
+        client = get_redis(_keys(group[0])[0])
+        count_script = _COUNT.on(client)
+        with client.pipeline(transaction=False) as pipe:
+            for stream_id in group:
+                count_script(keys=_keys(stream_id), client=pipe)
+            results = pipe.execute()
+        counts.update((sid, max(int(n), 0)) for sid, n in zip(group, results, strict=True))
+    return {stream_id: counts[stream_id] for stream_id in stream_ids}
 
 
 def mark_ended(stream_id: str) -> None:
     """Drop all viewers of an ended stream and refuse new ones."""
     presence_key, tombstone = _keys(stream_id)
-    with get_redis().pipeline() as pipe:
+    with get_redis(presence_key).pipeline() as pipe:
         pipe.set(tombstone, 1, ex=_TOMBSTONE_SECONDS)
         pipe.delete(presence_key)
         pipe.execute()
@@ -147,6 +162,8 @@ def mark_ended(stream_id: str) -> None:
 # stream id -> sids of this process's sockets watching it
 _local: dict[str, set[str]] = {}
 _WORKER_ID = uuid.uuid4().hex
+# One per shard: each shard can lose its data on its own.
+_MARKER = local_key("presence", "worker", _WORKER_ID)
 # Called with (stream_id, count) when a refresh finds a count that changed
 # without a join or leave here (e.g. another worker died).
 count_listeners: list = []
@@ -161,17 +178,21 @@ def _local_viewers(stream_id: str) -> set[str]:
 
 
 async def refresh_once() -> None:
-    client = get_async_redis()
-    refresh = _REFRESH.on(client)
     ttl = entry_ttl_ms()
-    # A marker that lives as long as our entries: when it is gone, Redis lost
-    # its data (restart) or we stalled past the TTL, so put every entry back.
-    marker = key("presence", "worker", _WORKER_ID)
-    mode = "XX" if await client.set(marker, 1, px=ttl, xx=True) else "ADD"
-    if mode == "ADD":
-        await client.set(marker, 1, px=ttl)
+    # A marker per shard that lives as long as our entries: when it is gone, that
+    # shard lost its data (restart) or we stalled past the TTL, so put its entries back.
+    shards = shard_clients(asynchronous=True)
+    modes = []
+    for client in shards:
+        mode = "XX" if await client.set(_MARKER, 1, px=ttl, xx=True) else "ADD"
+        if mode == "ADD":
+            await client.set(_MARKER, 1, px=ttl)
+        modes.append(mode)
     for stream_id, sids in list(_local.items()):
-        result = int(await refresh(keys=_keys(stream_id), args=[ttl, mode, *sids]))
+        keys = _keys(stream_id)
+        shard = shard_index(keys[0])
+        refresh = _REFRESH.on(shards[shard])
+        result = int(await refresh(keys=keys, args=[ttl, modes[shard], *sids]))
         if result == ENDED:
             _local.pop(stream_id, None)
             _last_seen.pop(stream_id, None)

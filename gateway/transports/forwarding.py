@@ -46,7 +46,7 @@ def owner_of(sid: str) -> str | None:
 
 
 def _alive_key(channel: str) -> str:
-    return key("eio", "inbox", channel)
+    return key("eio-inbox", channel)
 
 
 class Inbox:
@@ -76,7 +76,8 @@ class Inbox:
         return self.channel
 
     async def _announce(self) -> None:
-        await get_async_redis().set(_alive_key(self.channel), 1, px=entry_ttl_ms())
+        alive = _alive_key(self.channel)
+        await get_async_redis(alive).set(alive, 1, px=entry_ttl_ms())
 
     def _spawn(self, coro) -> None:
         task = asyncio.ensure_future(coro)
@@ -86,7 +87,8 @@ class Inbox:
     async def forward(self, owner: str, request: dict) -> tuple[int, str] | None:
         """Send ``request`` to ``owner``; its (status, body), or None if it never answers."""
         reply_to = await self.name()
-        if not await get_async_redis().exists(_alive_key(owner)):
+        alive = _alive_key(owner)
+        if not await get_async_redis(alive).exists(alive):
             return None
         number = next(self._numbers)
         answer = self._waiting[number] = asyncio.get_running_loop().create_future()
