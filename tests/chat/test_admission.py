@@ -8,6 +8,8 @@ import pytest
 import redis
 from django.conf import settings
 
+from livestream.redis_clients import key, shard_index
+
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
@@ -16,9 +18,10 @@ class RedisMonitor:
 
     END = "monitor-end-of-test"
 
-    def __init__(self) -> None:
+    def __init__(self, shard: int = 0) -> None:
         self.commands: list[str] = []
-        self._client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=10)
+        # The stream's shard: the admission script runs where the stream's keys live.
+        self._client = redis.Redis.from_url(settings.REDIS_URLS[shard], socket_timeout=10)
         self._monitor = self._client.monitor()
         self._monitor.__enter__()  # MONITOR is on once this returns
         self._thread = threading.Thread(target=self._listen, daemon=True)
@@ -52,15 +55,15 @@ async def test_moderation_and_rate_limit_are_checked_in_one_script_call(
     # The first message fills moderation's state and terms caches; the second is the steady state.
     assert (await client.call("chat_message", {"streamId": str(stream.pk), "message": "one"}))["ok"]
 
-    monitor = RedisMonitor()
+    monitor = RedisMonitor(shard_index(key("mod", stream.pk)))
     try:
         ack = await client.call("chat_message", {"streamId": str(stream.pk), "message": "two"})
     finally:
         commands = monitor.stop()
     assert ack["ok"], ack
 
-    slow_key = f"mod:{stream.pk}:slow:{user.pk}"
-    rate_key = f"chat:rate:{user.pk}"
+    slow_key = f"mod:{{{stream.pk}}}:slow:{user.pk}"
+    rate_key = f"chat-rate:{{{stream.pk}}}:{user.pk}"
     admission = [c for c in commands if slow_key in c or rate_key in c]
     assert len(admission) == 1, commands
     assert slow_key in admission[0] and rate_key in admission[0]

@@ -115,10 +115,15 @@ async def test_metrics_follow_connect_join_chat_and_disconnect(
 
     await viewer.close()
     await watcher.close()
+    # The room is left just after the session closes: wait for both.
     samples = await eventually(
-        server, lambda s: sockets(s, "websocket") == 0 and sockets(s, "polling") == 0
+        server,
+        lambda s: (
+            sockets(s, "websocket") == 0
+            and sockets(s, "polling") == 0
+            and value(s, "socketio_rooms") == 0
+        ),
     )
-    assert value(samples, "socketio_rooms") == 0
     assert value(samples, "socketio_closes_total", reason="normal") == 2
 
 
