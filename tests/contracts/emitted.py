@@ -1,6 +1,7 @@
 """The socket event names the server's code can emit, read from its source.
 
 Server events are plain names passed to ``session.emit``, ``emit_to_room(_sync)``,
+``emit_many_to_room``,
 ``emit_to_user(_sync)`` or declared as ``events.on(..., error_event=...)``; this
 module finds every such call and resolves its name: a literal, a module constant
 (also through ``from x import NAME`` or ``module.NAME``), or a parameter of the
@@ -15,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 # callable name -> index of the event argument
-EMITTERS = {"emit": 0, "emit_to_room": 1, "emit_to_room_sync": 1, "emit_to_user": 1,
-            "emit_to_user_sync": 1}  # fmt: skip
+EMITTERS = {"emit": 0, "emit_to_room": 1, "emit_to_room_sync": 1, "emit_many_to_room": 1,
+            "emit_to_user": 1, "emit_to_user_sync": 1}  # fmt: skip
 NOT_APPS = {"tests", "bench", "examples", "docs", "deploy", "bin", "var"}
 
 

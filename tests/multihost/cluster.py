@@ -44,10 +44,12 @@ class LanNginx(NginxProxy):
         conf = conf.replace("proxy_read_timeout 35s;", f"proxy_read_timeout {read_timeout};")
         conf = conf.replace("proxy_send_timeout 35s;", f"proxy_send_timeout {read_timeout};")
         log = self.dir / "access.log"
+        # The http-level line only: the recipe's probe locations keep theirs off.
         return conf.replace(
-            "access_log off;",
-            f"log_format hosts '$upstream_addr $request_method $request_uri';\n"
+            "http {\naccess_log off;",
+            f"http {{\nlog_format hosts '$upstream_addr $request_method $request_uri';\n"
             f"access_log {log} hosts;",
+            1,
         )
 
     def access_log(self) -> str:
