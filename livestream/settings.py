@@ -274,8 +274,7 @@ PLAYBACK_URL_TEMPLATE = env_str(
 )
 # Where broadcasters publish, shown on the streamer's page (web/) with their stream key.
 RTMP_INGEST_URL = env_str("RTMP_INGEST_URL", "rtmp://127.0.0.1:1935/live")
-# Characters per chat message (the seed's limit); the frames a room carries grow with it.
-CHAT_MESSAGE_MAX_LENGTH = env_int("CHAT_MESSAGE_MAX_LENGTH", 500, minimum=1)
+CHAT_MESSAGE_MAX_LENGTH = 500
 CHAT_HISTORY_SIZE = 20
 
 # --- REST API -----------------------------------------------------------------
