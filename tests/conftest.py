@@ -58,13 +58,22 @@ def make_stream(make_user):
 
 
 @pytest.fixture
+def own_redis(tmp_path):
+    """A redis-server of this test's own, never the shared one."""
+    redis = RedisServer(tmp_path)
+    redis.start()
+    yield redis
+    redis.stop()
+
+
+@pytest.fixture
 def api_client() -> APIClient:
     return APIClient()
 
 
 # --- end-to-end: real daphne servers and real socket.io clients ---------------
 
-from tests.servers import DaphneServer, ProxiedCluster  # noqa: E402
+from tests.servers import DaphneServer, ProxiedCluster, RedisServer  # noqa: E402
 from tests.sio import Client  # noqa: E402
 
 

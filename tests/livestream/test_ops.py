@@ -10,7 +10,6 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.gateway.test_redis_outage import RedisServer
 from tests.support import TIMEOUT
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -28,14 +27,6 @@ def get(base_url: str, path: str, *, source: str = "127.0.0.1", headers=None):
         return response.status, response.read().decode()
     finally:
         conn.close()
-
-
-@pytest.fixture
-def own_redis(tmp_path):
-    redis = RedisServer(tmp_path)
-    redis.start()
-    yield redis
-    redis.stop()
 
 
 async def test_readyz_names_redis_while_it_is_down_and_recovers(own_redis, start_server):
