@@ -95,8 +95,9 @@ def encode_ack(ack_id: int, args: list) -> str:
     return _message(sio.Packet(ACK, args, id=ack_id, binary=False))
 
 
-def encode_connect(sid: str, namespace: str = "/") -> str:
-    return _message(sio.Packet(CONNECT, {"sid": sid}, namespace=namespace, binary=False))
+def encode_connect(sid: str, namespace: str = "/", *, pid: str | None = None) -> str:
+    data = {"sid": sid} if pid is None else {"sid": sid, "pid": pid}
+    return _message(sio.Packet(CONNECT, data, namespace=namespace, binary=False))
 
 
 def encode_connect_error(message: str, namespace: str = "/") -> str:

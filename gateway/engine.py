@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from gateway import admission, auth, codec, events, hub, limits, metrics
+from gateway import admission, auth, codec, events, hub, limits, metrics, recovery
 from gateway.session import (
     CLOSE_INTERNAL_ERROR,
     CLOSE_PROTOCOL_ERROR,
@@ -85,7 +85,7 @@ async def receive_frame(session: Session, text: str) -> None:
     elif kind == codec.PING:
         await session.send_frame(codec.PONG_FRAME + data)
     elif kind == codec.CLOSE:
-        await session.close()
+        await session.lost()  # Engine.IO's close: "transport close", recoverable
     elif kind == codec.OPEN:
         raise codec.ProtocolError("clients do not send OPEN")
     # UPGRADE and NOOP mean something only to the transports, which act on them.
@@ -171,6 +171,8 @@ async def receive_connect(session: Session, namespace: str, data) -> None:
         # This process hears per-user broadcasts (revocations) before it admits anyone.
         await hub.get_hub().listen()
         identity = await auth.authenticate(data)
+        if identity is not None and await _resumed(session, data, identity):
+            return
         admitted = identity is not None and await limits.acquire_connection(
             identity.id, session.sid
         )
@@ -194,4 +196,21 @@ async def receive_connect(session: Session, namespace: str, data) -> None:
         return
     metrics.CONNECTS.labels("ok").inc()
     session.connected(identity)
-    await session.send_frame(codec.encode_connect(session.sid))
+    pid = None
+    if recovery.keeps_offsets(session, data):
+        session.recovery = recovery.Resumable(recovery.new_pid(), hub.get_hub().seq)
+        pid = session.recovery.pid
+    await session.send_frame(codec.encode_connect(session.sid, pid=pid))
+
+
+async def _resumed(session: Session, data, identity) -> bool:
+    """Whether the CONNECT resumed a parked session (gateway.recovery), answered already."""
+    asked = recovery.requested(data)
+    if asked is None or not recovery.keeps_offsets(session, data):
+        return False
+    pid, offset = asked
+    outcome = await recovery.resume(session, pid, offset, identity)
+    metrics.RECOVERIES.labels(outcome or "fresh").inc()
+    if outcome is not None:
+        metrics.CONNECTS.labels("ok").inc()
+    return outcome is not None

@@ -72,6 +72,8 @@ def later(awaitable: Awaitable[dict | None]) -> Later:
 _handlers: dict[str, Registration] = {}
 _answering: set[asyncio.Task] = set()
 _disconnect_handlers: list[SessionHandler] = []
+_handoff_handlers: list[SessionHandler] = []
+_resume_handlers: list[SessionHandler] = []
 
 
 def on(event: str, *, error_event: str | None = None) -> Callable[[Handler], Handler]:
@@ -95,6 +97,34 @@ def on_disconnect(handler: SessionHandler) -> SessionHandler:
     """Register ``handler`` to run once when any session ends, however it ends."""
     _disconnect_handlers.append(handler)
     return handler
+
+
+def on_handoff(handler: SessionHandler) -> SessionHandler:
+    """Register ``handler`` for a parked session another worker resumes (gateway.recovery).
+
+    The session goes on elsewhere with the same sid and rooms: drop what this
+    process keeps for it, announce nothing (no disconnect handler runs).
+    """
+    _handoff_handlers.append(handler)
+    return handler
+
+
+def on_resume(handler: SessionHandler) -> SessionHandler:
+    """Register ``handler`` for a session this process took over from another worker.
+
+    ``session.data`` and ``session.rooms`` are restored; set up what this process
+    keeps for such a session (what a join or CONNECT would have), announcing nothing.
+    """
+    _resume_handlers.append(handler)
+    return handler
+
+
+async def run_handoff_handlers(session: Session) -> None:
+    await _run_all(_handoff_handlers, session)
+
+
+async def run_resume_handlers(session: Session) -> None:
+    await _run_all(_resume_handlers, session)
 
 
 async def dispatch(session: Session, event: str, payload: Any, ack_id: int | None) -> None:
@@ -153,8 +183,12 @@ async def _fail(
 
 
 async def run_disconnect_handlers(session: Session) -> None:
-    for handler in _disconnect_handlers:
+    await _run_all(_disconnect_handlers, session)
+
+
+async def _run_all(handlers: list[SessionHandler], session: Session) -> None:
+    for handler in handlers:
         try:
             await handler(session)
         except Exception:
-            logger.exception("disconnect handler %s failed (sid=%s)", handler, session.sid)
+            logger.exception("session handler %s failed (sid=%s)", handler, session.sid)

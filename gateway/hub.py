@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from channels.layers import get_channel_layer
 
-from gateway import metrics
+from gateway import metrics, recovery
 from gateway.broadcast import Broadcast
 from gateway.inbox import receive_forever
 from gateway.rooms import ROOM_EMIT, USER_EMIT, USERS_GROUP, group_name
@@ -43,7 +43,8 @@ class RoomUnavailable(Exception):
 def _broadcast(message: dict) -> Broadcast:
     """A ``frame``, or ``frames`` in order (several packets published as one message)."""
     frames = message.get("frames")
-    return Broadcast(*frames) if frames is not None else Broadcast(message["frame"])
+    texts = frames if frames is not None else [message["frame"]]
+    return Broadcast(*texts, offsets=message.get("offsets"))
 
 
 class Hub:
@@ -57,6 +58,10 @@ class Hub:
         self._channel_ready: asyncio.Lock = asyncio.Lock()
         self._receiver: asyncio.Task | None = None
         self._refresher: asyncio.Task | None = None
+        # Room broadcasts handled so far (one per frame), and each room's recent
+        # ones for connection-state recovery (gateway.recovery).
+        self.seq = 0
+        self.logs: dict[str, recovery.RoomLog] = {}
 
     async def _ensure_channel(self) -> str:
         if self._channel is None:
@@ -77,6 +82,10 @@ class Hub:
     async def listen(self) -> None:
         """Make sure this process hears broadcasts (per-user ones included); cheap once done."""
         await self._ensure_channel()
+
+    async def channel(self) -> str:
+        """This process's channel: where other workers send what is meant for it."""
+        return await self._ensure_channel()
 
     async def add(self, session: Session, room: str) -> None:
         """Put ``session`` in ``room``, subscribing this process to it first if needed.
@@ -134,9 +143,20 @@ class Hub:
         members.discard(session)
         if not members and room not in self._subscribing:
             del self.rooms[room]
+            self.logs.pop(room, None)
             metrics.ROOMS.dec()
             if self._channel is not None:
                 await get_channel_layer().group_discard(group_name(room), self._channel)
+
+    def replace(self, old: Session, new: Session) -> None:
+        """``new`` takes ``old``'s place in every room (a resumed session)."""
+        self.sessions.discard(old)
+        self.sessions.add(new)
+        for room in new.rooms:
+            members = self.rooms.get(room)
+            if members is not None:
+                members.discard(old)
+                members.add(new)
 
     def register(self, session: Session) -> None:
         self.sessions.add(session)
@@ -162,13 +182,14 @@ class Hub:
             return
         broadcast = _broadcast(message)  # each form built once for all sockets
         skip = message.get("skip")
+        self._log(room, broadcast, skip)
         delivered = 0
         for session in list(members):
             if session.sid == skip:
                 continue
             try:
                 if not session.deliver(broadcast):
-                    for text in broadcast.texts:
+                    for text in session.texts(broadcast):
                         await session.send_frame(text)
                 delivered += 1
             except Exception:
@@ -200,14 +221,26 @@ class Hub:
         for session in sessions:
             try:
                 if not session.deliver(broadcast):
-                    for text in broadcast.texts:
+                    for text in session.texts(broadcast):
                         await session.send_frame(text)
                 if message.get("disconnect"):
                     await session.disconnect()
             except Exception:
                 logger.debug("delivery to %s failed", session.sid, exc_info=True)
 
+    def _log(self, room: str, broadcast: Broadcast, skip: str | None) -> None:
+        if broadcast.offsets[0] is None:
+            return  # sent without recovery (off, or a disconnecting broadcast)
+        log = self.logs.get(room)
+        if log is None:
+            log = self.logs[room] = recovery.RoomLog()
+        stamp = time.monotonic()
+        for text, offset in zip(broadcast.texts, broadcast.offsets, strict=True):
+            self.seq += 1
+            log.append(self.seq, offset, text, skip, stamp)
+
     async def remove_room(self, room: str) -> None:
+        self.logs.pop(room, None)
         if self.rooms.pop(room, None) is None:
             return
         metrics.ROOMS.dec()
@@ -223,6 +256,8 @@ class Hub:
             await self.deliver(message)
         elif kind == USER_EMIT:
             await self.deliver_to_user(message)
+        elif kind in (recovery.CLAIM, recovery.STATE):
+            await recovery.handle(message)
 
     async def _refresh_forever(self, layer, channel: str, interval: float) -> None:
         while True:

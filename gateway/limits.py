@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 
-from gateway.refresher import Refresher, entry_ttl_ms
+from gateway.refresher import Refresher, entry_ttl_ms, forget_local
 from gateway.settings import realtime_settings
 from livestream.redis_clients import LUA_NOW_MS, LuaScript, by_shard, get_async_redis, key
 
@@ -68,16 +68,17 @@ async def acquire_connection(user_id: str, sid: str) -> bool:
 
 async def release_connection(user_id: str, sid: str) -> None:
     """Give back the slot of ``sid``. Never raises: the entry would expire anyway."""
-    sids = _local.get(user_id)
-    if sids is None or sid not in sids:
+    if not forget_local(_local, user_id, sid):
         return
-    sids.discard(sid)
-    if not sids:
-        del _local[user_id]
     try:
         await get_async_redis(_key(user_id)).zrem(_key(user_id), sid)
     except Exception:
         logger.warning("could not release a connection slot of user %s", user_id, exc_info=True)
+
+
+def forget_connection(user_id: str, sid: str) -> None:
+    """Stop refreshing ``sid``'s slot here: another worker holds the socket now."""
+    forget_local(_local, user_id, sid)
 
 
 async def refresh_once() -> None:

@@ -62,6 +62,11 @@ SLOW_CONSUMER_CLOSES = Counter(
     "Sockets dropped for not reading what they were sent (SOCKETIO_MAX_BUFFERED_BYTES)",
     ["transport"],
 )
+RECOVERIES = Counter(
+    "socketio_recoveries",
+    "CONNECTs asking to recover a session, by outcome (local, claimed from another worker, fresh)",
+    ["outcome"],
+)
 
 OK = "ok"
 ERROR = "error"

@@ -26,6 +26,21 @@ def entry_ttl_ms() -> int:
     return conf.ping_interval_ms + conf.ping_timeout_ms
 
 
+def forget_local(local: dict[str, set[str]], key: str, sid: str) -> bool:
+    """Take ``sid`` out of a process's ``key → sids`` entries; whether it was there.
+
+    What is no longer local is no longer refreshed: it expires on its own unless
+    removed from Redis too (or another process refreshes it now).
+    """
+    sids = local.get(key)
+    if sids is None or sid not in sids:
+        return False
+    sids.discard(sid)
+    if not sids:
+        del local[key]
+    return True
+
+
 class Refresher:
     """Runs ``refresh`` every half ``pingInterval`` on the running event loop."""
 

@@ -18,7 +18,7 @@ import time
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
-from gateway import codec, metrics
+from gateway import codec, metrics, recovery
 
 _GROUP_SAFE = re.compile(r"[^a-zA-Z0-9_.-]")
 # Channels caps group names below 100 characters.
@@ -62,6 +62,8 @@ async def emit_to_room(
     }
     if disconnect:
         message["disconnect"] = True
+    elif recovery.enabled():
+        message["offsets"] = recovery.new_offsets(1)
     if skip_sid is not None:
         message["skip"] = skip_sid
     metrics.BROADCASTS_PUBLISHED.labels("room").inc()
@@ -75,11 +77,11 @@ async def emit_many_to_room(room: str, event: str, items: list) -> None:
     :func:`emit_to_room` per item would cost one of each per item.
     """
     frames = [codec.encode_event(event, data) for data in items]
+    message = {"type": ROOM_EMIT, "room": room, "frames": frames, "t": time.time()}
+    if recovery.enabled():
+        message["offsets"] = recovery.new_offsets(len(frames))
     metrics.BROADCASTS_PUBLISHED.labels("room").inc()
-    await get_channel_layer().group_send(
-        group_name(room),
-        {"type": ROOM_EMIT, "room": room, "frames": frames, "t": time.time()},
-    )
+    await get_channel_layer().group_send(group_name(room), message)
 
 
 def emit_to_room_sync(

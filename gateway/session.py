@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from gateway.auth import Identity
     from gateway.broadcast import Broadcast
     from gateway.pending import PendingSlot
+    from gateway.recovery import Resumable
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +65,8 @@ class Transport(Protocol):
 class State(enum.Enum):
     AWAITING_CONNECT = "awaiting connect"
     CONNECTED = "connected"
+    # Its connection dropped; kept for connection-state recovery (gateway.recovery).
+    PARKED = "parked"
     CLOSED = "closed"
 
     @property
@@ -83,6 +86,7 @@ def _spawn(coro) -> None:
 class Session:
     __slots__ = (
         "sid",
+        "engine_sid",
         "transport",
         "user",
         "state",
@@ -97,13 +101,24 @@ class Session:
         "_pending",
         "binary",
         "client_address",
+        "keeps_offsets",
+        "recovery",
         "__weakref__",
     )
 
     def __init__(
-        self, transport: Transport, *, sid: str | None = None, pending: PendingSlot | None = None
+        self,
+        transport: Transport,
+        *,
+        sid: str | None = None,
+        pending: PendingSlot | None = None,
+        keeps_offsets: bool = False,
     ) -> None:
         self.sid = sid or secrets.token_urlsafe(15)
+        # The Engine.IO session id, which the transports route by. ``sid`` is the
+        # Socket.IO id the apps see: the same, unless a resumed session took its
+        # old one back (gateway.recovery).
+        self.engine_sid = self.sid
         self.transport = transport
         # Where the socket came from (livestream.client_address), for the audit trail.
         self.client_address = pending.address if pending is not None else ""
@@ -124,6 +139,11 @@ class Session:
         self._pending = pending
         # A binary packet waiting for its attachments (gateway.engine.Attachments).
         self.binary: Any = None
+        # Whether the handshake came from a client that takes broadcast offsets
+        # (recovery.client_keeps_offsets); the CONNECT may say otherwise.
+        self.keeps_offsets = keeps_offsets
+        # gateway.recovery.Resumable once connected with recovery on, else None.
+        self.recovery: Resumable | None = None
 
     def __repr__(self) -> str:
         return f"<Session {self.sid} {self.state.value}>"
@@ -200,21 +220,63 @@ class Session:
         """End the session at once and release everything it held. Idempotent."""
         if self.state is State.CLOSED:
             return
-        was_connected = self.state is State.CONNECTED
+        was_parked = self.state is State.PARKED
+        was_connected = was_parked or self.state is State.CONNECTED
+        if was_parked:
+            from gateway import recovery
+
+            recovery.unpark(self.recovery.pid)  # closed by the server while parked
         self._count_state(State.CLOSED)
         metrics.CLOSES.labels(CLOSE_REASONS.get(code, str(code))).inc()
         self.state = State.CLOSED
-        self._release_pending()
-        for handle in (self._ping_handle, self._pong_deadline, self._connect_deadline):
-            if handle is not None:
-                handle.cancel()
+        self._stop_clocks()
         try:
-            await self.transport.close(code)
+            if not was_parked:  # a parked session's connection is already gone
+                await self.transport.close(code)
         finally:
             if was_connected:
                 await limits.release_connection(self.user.id, self.sid)
                 await events.run_disconnect_handlers(self)
             await hub.get_hub().discard(self)
+
+    def _stop_clocks(self) -> None:
+        self._release_pending()
+        for handle in (self._ping_handle, self._pong_deadline, self._connect_deadline):
+            if handle is not None:
+                handle.cancel()
+
+    async def lost(self) -> None:
+        """The connection dropped without a disconnect: park for recovery, or close."""
+        if self.state is State.PARKED:
+            return  # the transport's own end, reported again
+        if self.state is State.CONNECTED and self.recovery is not None:
+            from gateway import recovery
+
+            self._count_state(State.PARKED)
+            self.state = State.PARKED
+            self._stop_clocks()
+            try:
+                await self.transport.close(CLOSE_NORMAL)  # what is left of it
+            finally:
+                await recovery.park(self)
+        else:
+            await self.close()
+
+    def adopt(self, parked: Session, user: Identity) -> None:
+        """Become ``parked`` on this connection (a resumed session): its sid, rooms and state."""
+        self.sid = parked.sid
+        self.recovery = parked.recovery
+        self.rooms = parked.rooms
+        self._data = parked._data
+        self.connected(user)
+        parked.let_go()
+
+    def let_go(self) -> None:
+        """Leave without a trace: another session (or worker) carries this one on."""
+        self._count_state(State.CLOSED)
+        self.state = State.CLOSED
+        self._stop_clocks()
+        self._rooms = set()
 
     def switch_transport(self, transport: Transport) -> None:
         """Carry the session on ``transport`` from now on (an upgrade)."""
@@ -269,7 +331,7 @@ class Session:
         _spawn(self._send_ping())
         conf = realtime_settings()
         self._pong_deadline = asyncio.get_running_loop().call_later(
-            conf.ping_timeout_ms / 1000, self._expire, "ping timeout"
+            conf.ping_timeout_ms / 1000, self._lost, "ping timeout"
         )
 
     async def _send_ping(self) -> None:
@@ -298,13 +360,29 @@ class Session:
         logger.debug("closing %s: %s", self.sid, reason)
         _spawn(self.close(CLOSE_NORMAL))
 
+    def _lost(self, reason: str) -> None:
+        logger.debug("lost %s: %s", self.sid, reason)
+        _spawn(self.lost())
+
     # --- sending ------------------------------------------------------------
 
     def deliver(self, broadcast: Broadcast) -> bool:
-        """Hand a room broadcast to the transport; False if it must be sent."""
-        if self.state is State.CLOSED:
-            return True
+        """Hand a room broadcast to the transport; False if it must be sent (:meth:`texts`)."""
+        recovery = self.recovery
+        if recovery is not None:
+            if recovery.held is not None:  # resuming: after the replay
+                recovery.held.extend(
+                    zip(broadcast.offsets, broadcast.with_offsets.texts, strict=True)
+                )
+                return True
+            broadcast = broadcast.with_offsets
+        if self.state is State.CLOSED or self.state is State.PARKED:
+            return True  # a parked session's rooms are logged (gateway.recovery)
         return self.transport.deliver(broadcast)
+
+    def texts(self, broadcast: Broadcast) -> tuple[str, ...]:
+        """The frames of ``broadcast`` as this session is sent them."""
+        return broadcast.with_offsets.texts if self.recovery is not None else broadcast.texts
 
     async def send_frame(self, frame: str) -> None:
         if self.state is not State.CLOSED:
@@ -323,6 +401,8 @@ class Session:
         if room in self.rooms or self.state is State.CLOSED:
             return False
         self.rooms.add(room)
+        if self.recovery is not None:
+            self.recovery.joined[room] = hub.get_hub().seq
         try:
             await hub.get_hub().add(self, room)
         except BaseException:

@@ -23,6 +23,8 @@ class RealtimeSettings:
     event_burst: int
     max_connections_per_user: int
     max_buffered_bytes: int
+    recovery_window_ms: int
+    recovery_max_packets: int
 
 
 @functools.cache
@@ -41,6 +43,8 @@ def realtime_settings() -> RealtimeSettings:
         event_burst=conf["EVENT_BURST"],
         max_connections_per_user=conf["MAX_CONNECTIONS_PER_USER"],
         max_buffered_bytes=conf["MAX_BUFFERED_BYTES"],
+        recovery_window_ms=conf["RECOVERY_WINDOW_MS"],
+        recovery_max_packets=conf["RECOVERY_MAX_PACKETS"],
     )
 
 

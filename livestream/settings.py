@@ -238,6 +238,10 @@ SOCKETIO = {
     # Bytes a socket may have queued for sending (a peer that does not read);
     # over it the socket is dropped with 4008 "slow consumer".
     "MAX_BUFFERED_BYTES": env_int("SOCKETIO_MAX_BUFFERED_BYTES", 4 * 1024 * 1024),
+    # Connection-state recovery (docs/events.md, "Recovery"): how long a dropped
+    # socket's session is kept (0: off), and the broadcasts kept per room and process.
+    "RECOVERY_WINDOW_MS": env_int("SOCKETIO_RECOVERY_WINDOW_MS", 120_000),
+    "RECOVERY_MAX_PACKETS": env_int("SOCKETIO_RECOVERY_MAX_PACKETS", 10_000, minimum=1),
     # Chat messages per user, across sockets and processes: CHAT_RATE_MESSAGES per
     # CHAT_RATE_WINDOW_MS sustained, up to CHAT_RATE_BURST back to back.
     "CHAT_RATE_MESSAGES": env_int("SOCKETIO_CHAT_RATE_MESSAGES", 5),

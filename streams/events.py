@@ -138,3 +138,19 @@ async def leave_all_streams(session: Session) -> None:
         result = await presence.leave(stream_id, session.sid)
         if result != presence.ENDED and result[0]:
             await viewers.announce(stream_id, result[1])
+
+
+@events.on_handoff
+async def hand_over_streams(session: Session) -> None:
+    # The socket is resumed on another worker, which refreshes its presence from now on.
+    for stream_id in joined_streams(session):
+        presence.hand_over(stream_id, session.sid)
+
+
+@events.on_resume
+async def take_over_streams(session: Session) -> None:
+    # Joining again is idempotent: the entry is there, so nobody hears a count change.
+    for stream_id in joined_streams(session) & session.rooms:
+        result = await presence.join(stream_id, session.sid)
+        if result != presence.ENDED and result[0]:
+            await viewers.announce(stream_id, result[1])

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import uuid
 
-from gateway.refresher import Refresher, entry_ttl_ms
+from gateway.refresher import Refresher, entry_ttl_ms, forget_local
 from livestream.redis_clients import (
     LUA_NOW_MS,
     LuaScript,
@@ -108,17 +108,18 @@ async def join(stream_id: str, sid: str) -> tuple[bool, int] | int:
 
 async def leave(stream_id: str, sid: str) -> tuple[bool, int] | int:
     """Remove ``sid``; returns (removed, count), or ENDED."""
-    viewers = _local.get(stream_id)
-    if viewers is not None:
-        viewers.discard(sid)
-        if not viewers:
-            del _local[stream_id]
+    forget_local(_local, stream_id, sid)
     keys = _keys(stream_id)
     result = await _LEAVE.on(get_async_redis(keys[0]))(keys=keys, args=[sid])
     if result == ENDED:
         return ENDED
     _last_seen[stream_id] = int(result[1])
     return bool(result[0]), int(result[1])
+
+
+def hand_over(stream_id: str, sid: str) -> None:
+    """Stop refreshing ``sid`` here without removing it: another worker holds it now."""
+    forget_local(_local, stream_id, sid)
 
 
 async def count(stream_id: str) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import shutil
 import signal
@@ -297,3 +298,67 @@ class RedisServer:
         if self.process and self.process.poll() is None:
             self.process.kill()
             self.process.wait(timeout=10)
+
+
+class CuttableRelay:
+    """A TCP relay to ``host:port`` that a test can cut and restore.
+
+    :meth:`cut` aborts every relayed connection at once (no FIN, no close frame: a
+    network gone) and refuses new ones until :meth:`restore`, which may point the
+    relay at another port (another worker).
+    """
+
+    def __init__(self, port: int, host: str = "127.0.0.1") -> None:
+        self.target = (host, port)
+        self.up = True
+        self.links: set[asyncio.Transport] = set()
+        self.server: asyncio.Server | None = None
+
+    @property
+    def port(self) -> int:
+        return self.server.sockets[0].getsockname()[1]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def start(self) -> CuttableRelay:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        return self
+
+    async def _serve(self, reader, writer) -> None:
+        if not self.up:
+            writer.transport.abort()
+            return
+        try:
+            up_reader, up_writer = await asyncio.open_connection(*self.target)
+        except OSError:
+            writer.transport.abort()
+            return
+        self.links.update((writer.transport, up_writer.transport))
+        await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
+
+    async def _pipe(self, reader, writer) -> None:
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            writer.transport.abort()
+            self.links.discard(writer.transport)
+
+    def cut(self) -> None:
+        self.up = False
+        for transport in list(self.links):
+            transport.abort()
+
+    def restore(self, port: int | None = None) -> None:
+        if port is not None:
+            self.target = (self.target[0], port)
+        self.up = True
+
+    def stop(self) -> None:
+        self.cut()
+        self.server.close()

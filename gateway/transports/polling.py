@@ -22,7 +22,7 @@ import logging
 import secrets
 from urllib.parse import parse_qs
 
-from gateway import codec, engine, metrics
+from gateway import codec, engine, metrics, recovery
 from gateway.origins import origin_allowed, request_origin
 from gateway.pending import pending_acquire
 from gateway.session import (
@@ -177,8 +177,8 @@ class PollingTransport:
             session.close_soon(CLOSE_SLOW_CONSUMER)
 
     def _forget(self) -> None:
-        if self.session is not None and registry.get(self.session.sid) is self:
-            del registry[self.session.sid]
+        if self.session is not None and registry.get(self.session.engine_sid) is self:
+            del registry[self.session.engine_sid]
         if self._linger is not None:
             self._linger.cancel()
             self._linger = None
@@ -340,7 +340,7 @@ async def _handle(scope, receive, method: str) -> tuple[int, str]:
         if pending is None:
             # Too many unauthenticated sessions from this address.
             return 403, _error_body(FORBIDDEN, TOO_MANY_PENDING)
-        return 200, await _open(pending)
+        return 200, await _open(pending, scope)
     sid = sid[0]
     if method not in ("GET", "POST"):
         return 400, _error_body(BAD_REQUEST)
@@ -367,12 +367,14 @@ async def serve_local(method: str, sid: str, body: bytes | None, *, receive) -> 
     return await transport.post(body)
 
 
-async def _open(pending) -> str:
+async def _open(pending, scope) -> str:
     owner = await forwarding.get_inbox().name()
     transport = PollingTransport()
     sid = f"{owner}{forwarding.OWNER_SEPARATOR}{secrets.token_urlsafe(15)}"
-    session = transport.session = Session(transport, sid=sid, pending=pending)
-    registry[session.sid] = transport
+    session = transport.session = Session(
+        transport, sid=sid, pending=pending, keeps_offsets=recovery.client_keeps_offsets(scope)
+    )
+    registry[session.engine_sid] = transport
     await session.open()  # queues the OPEN packet
     return SEPARATOR.join(transport._take())
 

@@ -17,7 +17,7 @@ from urllib.parse import parse_qs
 from channels.consumer import AsyncConsumer
 from channels.exceptions import StopConsumer
 
-from gateway import engine, metrics, wsframe
+from gateway import engine, metrics, recovery, wsframe
 from gateway import wire as wire_writer
 from gateway.origins import origin_allowed
 from gateway.pending import pending_acquire
@@ -189,7 +189,9 @@ class EngineIOConsumer(AsyncConsumer):
             await self.base_send({"type": "websocket.close", "code": CLOSE_POLICY_VIOLATION})
             return
         await self.base_send({"type": "websocket.accept"})
-        self.session = Session(self, pending=pending)
+        self.session = Session(
+            self, pending=pending, keeps_offsets=recovery.client_keeps_offsets(self.scope)
+        )
         await self.session.open()
 
     async def websocket_disconnect(self, message: dict) -> None:
@@ -198,7 +200,7 @@ class EngineIOConsumer(AsyncConsumer):
         if self._relayed is not None:
             await relay.gone(self._relayed)
         if self.session is not None:
-            await self.session.close()
+            await self.session.lost()  # closes it, unless it is kept for recovery
         raise StopConsumer()
 
     async def websocket_receive(self, message: dict) -> None:

@@ -2,7 +2,7 @@
 
 On SQLite the test holds the database's write lock (the server waits 300 ms, then
 gives up); on PostgreSQL the server reaches the database through a TCP relay the
-test can unplug.
+test can cut.
 """
 
 import asyncio
@@ -13,48 +13,10 @@ import pytest
 from django.db import connection
 
 from chat.models import ChatMessage
-from tests.servers import free_port
+from tests.servers import CuttableRelay
 from tests.support import database_url
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-class Relay:
-    """A TCP relay to PostgreSQL that can be unplugged and plugged back."""
-
-    def __init__(self, host: str, port: int) -> None:
-        self.target = (host, port)
-        self.port = free_port()
-        self.pipes: set[asyncio.Task] = set()
-        self.writers: set[asyncio.StreamWriter] = set()
-        self.server: asyncio.base_events.Server | None = None
-
-    async def plug(self) -> None:
-        self.server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
-
-    async def unplug(self) -> None:
-        self.server.close()
-        await self.server.wait_closed()
-        for writer in list(self.writers):
-            writer.transport.abort()
-        self.writers.clear()
-
-    async def _serve(self, reader, writer) -> None:
-        up_reader, up_writer = await asyncio.open_connection(*self.target)
-        self.writers.update({writer, up_writer})
-
-        async def pipe(src, dst):
-            try:
-                while data := await src.read(65536):
-                    dst.write(data)
-                    await dst.drain()
-            except (ConnectionError, OSError):
-                pass
-            finally:
-                dst.transport.abort()
-
-        for task in (pipe(reader, up_writer), pipe(up_reader, writer)):
-            self.pipes.add(asyncio.ensure_future(task))
 
 
 @asynccontextmanager
@@ -76,8 +38,7 @@ async def database_outage_rig(start_server):
 
         yield server, outage
         return
-    relay = Relay(conf["HOST"] or "127.0.0.1", int(conf["PORT"] or 5432))
-    await relay.plug()
+    relay = await CuttableRelay(int(conf["PORT"] or 5432), conf["HOST"] or "127.0.0.1").start()
     url = database_url().replace(
         f"@{conf['HOST']}:{conf['PORT'] or 5432}/", f"@127.0.0.1:{relay.port}/"
     )
@@ -85,16 +46,16 @@ async def database_outage_rig(start_server):
 
     @asynccontextmanager
     async def outage():
-        await relay.unplug()
+        relay.cut()
         try:
             yield
         finally:
-            await relay.plug()
+            relay.restore()
 
     try:
         yield server, outage
     finally:
-        await relay.unplug()
+        relay.stop()
 
 
 async def test_chat_fails_cleanly_while_the_database_is_down_and_recovers(

@@ -31,8 +31,14 @@ export class LiveRoom {
     this.state("connecting…");
     socket.on("connect", () => {
       this.state("connected");
+      // A recovered session is still in its rooms and was sent what it missed.
+      if (socket.recovered) return this.enable(true);
       this.join();
     });
+    // Leaving the page says goodbye, so the viewer leaves the count now, not when
+    // the recovery window of a dropped connection runs out (docs/events.md).
+    window.addEventListener("pagehide", () => socket.disconnect());
+    window.addEventListener("pageshow", (event) => event.persisted && socket.connect());
     socket.on("connect_error", async (error) => {
       // A transport failure: the client retries by itself, there is nothing to read.
       if (socket.active) return this.state("cannot reach the server, reconnecting…");
