@@ -197,8 +197,10 @@ async def receive_connect(session: Session, namespace: str, data) -> None:
     metrics.CONNECTS.labels("ok").inc()
     session.connected(identity)
     pid = None
-    if recovery.keeps_offsets(session, data):
-        session.recovery = recovery.Resumable(recovery.new_pid(), hub.get_hub().seq)
+    the_hub = hub.get_hub()
+    if recovery.keeps_offsets(session, data) and the_hub.channel_name is not None:
+        session.recovery = recovery.Resumable(recovery.new_pid(the_hub.channel_name), the_hub.seq)
+        recovery.register(session)
         pid = session.recovery.pid
     await session.send_frame(codec.encode_connect(session.sid, pid=pid))
 

@@ -83,6 +83,11 @@ class Hub:
         """Make sure this process hears broadcasts (per-user ones included); cheap once done."""
         await self._ensure_channel()
 
+    @property
+    def channel_name(self) -> str | None:
+        """:meth:`channel` once made (it is, once anyone connected)."""
+        return self._channel
+
     async def channel(self) -> str:
         """This process's channel: where other workers send what is meant for it."""
         return await self._ensure_channel()
@@ -256,7 +261,7 @@ class Hub:
             await self.deliver(message)
         elif kind == USER_EMIT:
             await self.deliver_to_user(message)
-        elif kind in (recovery.CLAIM, recovery.STATE):
+        elif kind in (recovery.PREPARE, recovery.CLAIM, recovery.STATE):
             await recovery.handle(message)
 
     async def _refresh_forever(self, layer, channel: str, interval: float) -> None:

@@ -29,6 +29,7 @@ sockets from Python's HTTP clients (python-engineio's timestamp, or a
 from __future__ import annotations
 
 import asyncio
+import base64
 import collections
 import itertools
 import json
@@ -50,11 +51,14 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+# Worker to worker, on the hub's channel: park it if still connected (and where is it),
+# hand it over, and the answer to either.
+PREPARE = "recovery.prepare"
 CLAIM = "recovery.claim"
 STATE = "recovery.state"
 CLAIM_TIMEOUT_SECONDS = 3.0
-# A pid is ours (token_urlsafe(16)); anything much longer is not worth a lookup.
-_MAX_PID = 64
+# A pid is ours (see new_pid); anything much longer is not worth a lookup.
+_MAX_PID = 160
 _MAX_OFFSET = 64
 
 
@@ -108,13 +112,24 @@ def keeps_offsets(session: Session, auth: Any) -> bool:
     return session.keeps_offsets
 
 
-def new_pid() -> str:
-    return secrets.token_urlsafe(16)
+def new_pid(channel: str) -> str:
+    """A private session id naming the worker (its hub channel) that gave it out."""
+    origin = base64.urlsafe_b64encode(channel.encode()).rstrip(b"=").decode()
+    return f"{origin}.{secrets.token_urlsafe(16)}"
+
+
+def _origin(pid: str) -> str | None:
+    """The hub channel of the worker that gave out ``pid``."""
+    origin = pid.partition(".")[0]
+    try:
+        return base64.urlsafe_b64decode(origin + "=" * (-len(origin) % 4)).decode()
+    except ValueError:
+        return None
 
 
 def _urlsafe(text: str) -> bool:
-    """Only what ``secrets.token_urlsafe`` makes: our pids, nothing a key could trip on."""
-    return text.isascii() and text.replace("-", "a").replace("_", "a").isalnum()
+    """Only what ``new_pid`` makes: nothing a key or a channel name could trip on."""
+    return text.isascii() and text.replace("-", "a").replace("_", "a").replace(".", "a").isalnum()
 
 
 def requested(auth: Any) -> tuple[str, str | None] | None:
@@ -183,12 +198,24 @@ class RoomLog:
 
 
 class Parking:
-    """This process's parked sessions, by pid."""
+    """This process's recovering sessions by pid, connected or parked (those with a timer)."""
 
     def __init__(self) -> None:
         self.sessions: dict[str, Session] = {}
         self.timers: dict[str, asyncio.TimerHandle] = {}
         self.waiting: dict[str, asyncio.Future] = {}
+
+
+def register(session: Session) -> None:
+    """``session`` (connected, recovering) answers to its pid on this process."""
+    _parking().sessions[session.recovery.pid] = session
+
+
+def forget(session: Session) -> None:
+    """``session`` closed: its pid names nothing here any more."""
+    pid = session.recovery.pid
+    if _parking().sessions.get(pid) is session:
+        unpark(pid)
 
 
 _parking = PerLoop(Parking).get
@@ -222,6 +249,21 @@ async def _expire(pid: str) -> None:
     if session is not None:
         await session.close()
         await _forget_record(pid)
+
+
+async def _held(pid: str, user_id: str) -> Session | None:
+    """This process's parked session ``pid`` of ``user_id``, parking it first if still connected.
+
+    A client often knows its connection is gone before the server does (a network switch
+    fails its socket at once; the server waits for the heartbeat): its reconnection is
+    what tells the server, and the old connection is dropped for it.
+    """
+    session = _parking().sessions.get(pid)
+    if session is None or session.user is None or session.user.id != user_id:
+        return None
+    if session.is_connected:
+        await session.lost()
+    return session if session.is_parked else None
 
 
 def unpark(pid: str) -> Session | None:
@@ -287,11 +329,11 @@ async def resume(session: Session, pid: str, offset: str | None, user: Identity)
     """
     from gateway.hub import get_hub
 
-    parked = _parking().sessions.get(pid)
+    parked = await _held(pid, user.id)
     if parked is None:
+        if pid in _parking().sessions:
+            return None  # ours, but another user's or closing
         return "claimed" if await _claim(session, pid, offset, user) else None
-    if parked.user.id != user.id:
-        return None
     frames = replay(parked, offset)
     unpark(pid)
     if frames is None:
@@ -300,6 +342,7 @@ async def resume(session: Session, pid: str, offset: str | None, user: Identity)
     parked.recovery.held = []
     session.adopt(parked, user)
     get_hub().replace(parked, session)
+    register(session)
     await _answer(session, frames, offset)
     await _forget_record(pid)
     return "local"
@@ -310,15 +353,17 @@ async def _claim(session: Session, pid: str, offset: str | None, user: Identity)
     from gateway.hub import get_hub
 
     hub = get_hub()
-    try:
-        raw = await get_async_redis(_record_key(pid)).get(_record_key(pid))
-    except Exception:
-        logger.warning("could not look up parked session %s", pid, exc_info=True)
-        return False
-    if raw is None:
-        return False
-    record = json.loads(raw)
     own = await hub.channel()
+    record = await _record(pid)
+    if record is None:
+        # Not parked anywhere: maybe still connected where it began, which has not
+        # noticed the drop yet. Asked to, that worker parks it and says where it is.
+        origin = _origin(pid)
+        if origin is None or origin == own:
+            return False
+        record = await _ask(origin, {"type": PREPARE, "pid": pid, "user": user.id})
+        if not record or not record.get("ok"):
+            return False
     if record["channel"] == own:
         return False  # it was ours and is gone (expired or closed)
     session.recovery = Resumable(pid, hub.seq)
@@ -328,24 +373,8 @@ async def _claim(session: Session, pid: str, offset: str | None, user: Identity)
         for room in record["rooms"]:
             await session.join(room)
             joined.append(room)
-        reply_id = uuid.uuid4().hex
-        waiting = _parking().waiting
-        future = waiting[reply_id] = asyncio.get_running_loop().create_future()
-        try:
-            await get_channel_layer().send(
-                record["channel"],
-                {
-                    "type": CLAIM,
-                    "pid": pid,
-                    "offset": offset,
-                    "user": user.id,
-                    "reply": own,
-                    "id": reply_id,
-                },
-            )
-            state = await asyncio.wait_for(future, CLAIM_TIMEOUT_SECONDS)
-        finally:
-            waiting.pop(reply_id, None)
+        claim = {"type": CLAIM, "pid": pid, "offset": offset, "user": user.id}
+        state = await _ask(record["channel"], claim)
     except Exception:
         logger.info("could not claim parked session %s", pid, exc_info=True)
         state = None
@@ -360,11 +389,40 @@ async def _claim(session: Session, pid: str, offset: str | None, user: Identity)
     session.data.update(_import_data(state["data"]))
     session.recovery.prelude = [tuple(frame) for frame in state["frames"]]
     session.connected(user)
+    register(session)
     await limits.acquire_connection(user.id, session.sid)
     await events.run_resume_handlers(session)
     await _forget_record(pid)
     await _answer(session, session.recovery.prelude, offset)
     return True
+
+
+async def _record(pid: str) -> dict | None:
+    """Where ``pid`` is parked and its rooms, if it is parked anywhere."""
+    try:
+        raw = await get_async_redis(_record_key(pid)).get(_record_key(pid))
+    except Exception:
+        logger.warning("could not look up parked session %s", pid, exc_info=True)
+        return None
+    return None if raw is None else json.loads(raw)
+
+
+async def _ask(channel: str, message: dict) -> dict | None:
+    """Send ``message`` to another worker's hub; its answer, or None after the timeout."""
+    from gateway.hub import get_hub
+
+    reply_id = uuid.uuid4().hex
+    waiting = _parking().waiting
+    future = waiting[reply_id] = asyncio.get_running_loop().create_future()
+    try:
+        reply = {"reply": await get_hub().channel(), "id": reply_id}
+        await get_channel_layer().send(channel, {**message, **reply})
+        return await asyncio.wait_for(future, CLAIM_TIMEOUT_SECONDS)
+    except Exception:  # TimeoutError included
+        logger.info("%s to %s got no answer", message["type"], channel, exc_info=True)
+        return None
+    finally:
+        waiting.pop(reply_id, None)
 
 
 async def _answer(session: Session, frames: list[tuple[str, str]], offset: str | None) -> None:
@@ -400,7 +458,20 @@ async def handle(message: dict) -> None:
         if future is not None and not future.done():
             future.set_result(message)
         return
-    await _hand_over(message)
+    if message["type"] == PREPARE:
+        await _prepare(message)
+    else:
+        await _hand_over(message)
+
+
+async def _prepare(message: dict) -> None:
+    from gateway.hub import get_hub
+
+    answer: dict[str, Any] = {"type": STATE, "id": message["id"], "ok": False}
+    parked = await _held(message["pid"], message["user"])
+    if parked is not None:
+        answer.update(ok=True, channel=await get_hub().channel(), rooms=sorted(parked.rooms))
+    await get_channel_layer().send(message["reply"], answer)
 
 
 async def _hand_over(message: dict) -> None:
@@ -408,8 +479,8 @@ async def _hand_over(message: dict) -> None:
     from gateway.hub import get_hub
 
     answer: dict[str, Any] = {"type": STATE, "id": message["id"], "ok": False}
-    parked = _parking().sessions.get(message["pid"])
-    if parked is not None and parked.user.id == message["user"]:
+    parked = await _held(message["pid"], message["user"])
+    if parked is not None:
         frames = replay(parked, message.get("offset"))
         unpark(message["pid"])
         if frames is None:

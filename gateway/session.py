@@ -170,6 +170,10 @@ class Session:
     def is_connected(self) -> bool:
         return self.state is State.CONNECTED
 
+    @property
+    def is_parked(self) -> bool:
+        return self.state is State.PARKED
+
     # --- lifecycle ----------------------------------------------------------
 
     async def open(self) -> None:
@@ -222,10 +226,10 @@ class Session:
             return
         was_parked = self.state is State.PARKED
         was_connected = was_parked or self.state is State.CONNECTED
-        if was_parked:
+        if self.recovery is not None:
             from gateway import recovery
 
-            recovery.unpark(self.recovery.pid)  # closed by the server while parked
+            recovery.forget(self)
         self._count_state(State.CLOSED)
         metrics.CLOSES.labels(CLOSE_REASONS.get(code, str(code))).inc()
         self.state = State.CLOSED

@@ -200,6 +200,36 @@ async def test_a_socket_that_saw_no_broadcast_yet_resumes_too(
     assert [args[0]["message"] for name, args in missed if name == "new_message"] == ["while away"]
 
 
+@pytest.mark.parametrize("other_worker", [False, True], ids=["same-worker", "other-worker"])
+async def test_a_reconnection_takes_over_a_connection_the_server_thinks_alive(
+    other_worker, start_server, connect, make_user, make_stream, token_for
+):
+    # A phone switching networks knows at once that its socket is gone; the server
+    # would only notice at the next missed heartbeat. The reconnection tells it.
+    first_worker = start_server()
+    second_worker = start_server() if other_worker else first_worker
+    stream = make_stream()
+    phone = Recovering(first_worker, token_for(make_user()))
+    first = await phone.connect()
+    await _watch(phone, stream)
+    other = await connect(second_worker, make_user())
+    await other.call("join_stream_room", {"streamId": str(stream.pk)})
+    await other.call("chat_message", {"streamId": str(stream.pk), "message": "before"})
+    await phone.events(is_message("before"))
+    old = phone.raw
+    old.stop_reading()  # gone as far as the phone knows; the server sees nothing
+    mark = other.mark()
+    await other.call("chat_message", {"streamId": str(stream.pk), "message": "switching"})
+    phone.server = second_worker
+    again = await phone.connect()
+    assert again == {"sid": first["sid"], "pid": first["pid"]}
+    missed = await phone.events(is_message("switching"))
+    assert [args[0]["message"] for name, args in missed if name == "new_message"] == ["switching"]
+    await old.closed()  # the server dropped the old connection (or this times out)
+    counts = [data["count"] for name, data in other.events[mark:] if name == "viewer_count_updated"]
+    assert counts == []
+
+
 async def test_past_the_window_it_is_a_new_session(
     start_server, connect, make_user, make_stream, token_for
 ):

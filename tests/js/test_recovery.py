@@ -132,8 +132,15 @@ async def _watching(js_client, url, transports, server, connect, make_user, stre
 
 @pytest.mark.parametrize(
     ("transports", "other_worker"),
-    [("websocket", False), ("websocket", True), (None, True)],
-    ids=["websocket-same-worker", "websocket-other-worker", "defaults-other-worker"],
+    [("websocket", False), ("websocket", True), (None, True), ("polling", True)],
+    ids=[
+        "websocket-same-worker",
+        "websocket-other-worker",
+        "defaults-other-worker",
+        # The server cannot tell a cut long-polling client from a slow one until
+        # the heartbeat: the reconnection takes the old session over.
+        "polling-other-worker",
+    ],
 )
 async def test_the_official_client_recovers(
     transports, other_worker, start_server, connect, make_user, make_stream, token_for, js_client
