@@ -11,12 +11,15 @@ process, bounded by the window and ``SOCKETIO_RECOVERY_MAX_PACKETS``).
 A CONNECT carrying ``pid`` and ``offset`` (and a token that still authenticates
 the same user) resumes the parked session on whichever worker the client
 reached: locally by adopting it, on another worker by *claiming* it over the
-channel layer (:func:`resume`). The holder answers with every logged broadcast
-of the session's rooms after ``offset``, in the order it wrote them, and lets
-go; the new worker joins the rooms first and holds what arrives meanwhile, so
-an overlap is dropped by offset and nothing falls in between. Anything that
-cannot be resumed exactly (window passed, log trimmed past the offset, worker
-gone, another user's token) is a normal new connection.
+channel layer (:func:`resume`). A session still connected as far as the server
+knows (the client noticed the drop first) is parked on the spot for it: the pid
+names the worker that gave it out, which is asked when no record says more.
+The holder answers with every logged broadcast of the session's rooms after
+``offset``, in the order it wrote them, and lets go; the new worker joins the
+rooms first and holds what arrives meanwhile, so an overlap is dropped by
+offset and nothing falls in between. Anything that cannot be resumed exactly
+(window passed, log trimmed past the offset, worker gone, another user's
+token) is a normal new connection.
 
 Which sockets get offsets (:func:`client_keeps_offsets`, :func:`keeps_offsets`):
 an offset is an extra event argument, which clients without recovery hand to
@@ -382,6 +385,10 @@ async def _claim(session: Session, pid: str, offset: str | None, user: Identity)
         for room in joined:
             await session.leave(room)
         session.recovery = None
+        return False
+    if session.is_closed:
+        # The new connection went too while we claimed: nobody holds the session now,
+        # and its presence entries expire within a heartbeat period.
         return False
     for room in set(joined) - set(state["rooms"]):
         await session.leave(room)

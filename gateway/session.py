@@ -174,6 +174,10 @@ class Session:
     def is_parked(self) -> bool:
         return self.state is State.PARKED
 
+    @property
+    def is_closed(self) -> bool:
+        return self.state is State.CLOSED
+
     # --- lifecycle ----------------------------------------------------------
 
     async def open(self) -> None:

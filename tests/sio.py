@@ -141,3 +141,17 @@ class Client:
     async def close(self) -> None:
         if self.sio.connected:
             await self.sio.disconnect()
+
+
+async def assert_no_flap(client: Client, mark: int, *, viewers: int, then: int | None = None):
+    """The counts ``client`` saw since ``mark`` never went below ``viewers`` (nobody left).
+
+    A count from before the mark may still arrive (counts are coalesced: the last one
+    of a window trails it), so this checks the values, not how many came. With
+    ``then``, it first waits for that count.
+    """
+    if then is not None:
+        await client.wait_for("viewer_count_updated", lambda d: d["count"] == then, after=mark)
+    counts = [d["count"] for name, d in client.events[mark:] if name == "viewer_count_updated"]
+    assert all(count >= viewers for count in counts), counts
+    assert counts == sorted(counts), counts
