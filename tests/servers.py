@@ -312,6 +312,7 @@ class CuttableRelay:
         self.target = (host, port)
         self.up = True
         self.links: set[asyncio.Transport] = set()
+        self.serving: set[asyncio.Task] = set()
         self.server: asyncio.Server | None = None
 
     @property
@@ -327,6 +328,14 @@ class CuttableRelay:
         return self
 
     async def _serve(self, reader, writer) -> None:
+        task = asyncio.current_task()
+        self.serving.add(task)
+        try:
+            await self._relay(reader, writer)
+        finally:
+            self.serving.discard(task)
+
+    async def _relay(self, reader, writer) -> None:
         if not self.up:
             writer.transport.abort()
             return
@@ -359,6 +368,8 @@ class CuttableRelay:
             self.target = (self.target[0], port)
         self.up = True
 
-    def stop(self) -> None:
+    async def stop(self) -> None:
+        """Cut everything and stop listening; returns once every relayed connection ended."""
         self.cut()
         self.server.close()
+        await asyncio.gather(*self.serving, return_exceptions=True)

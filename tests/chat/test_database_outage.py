@@ -55,7 +55,7 @@ async def database_outage_rig(start_server):
     try:
         yield server, outage
     finally:
-        relay.stop()
+        await relay.stop()
 
 
 async def test_chat_fails_cleanly_while_the_database_is_down_and_recovers(

@@ -153,7 +153,7 @@ async def test_the_official_client_recovers(
         )
         await _drop_and_recover(phone, proxy, other, third, viewer, stream, second_worker.port)
     finally:
-        proxy.stop()
+        await proxy.stop()
 
 
 def _websockets_per_worker(cluster) -> list[int]:
@@ -194,7 +194,7 @@ async def test_the_official_client_recovers_on_the_other_worker_behind_nginx(
                 break
         assert moved, "nginx sent every reconnection back to the worker holding the session"
     finally:
-        proxy.stop()
+        await proxy.stop()
         cluster.stop()
 
 
@@ -218,7 +218,7 @@ async def test_past_the_window_the_official_client_gets_a_new_session(
         assert again["connect"]["recovered"] is False
         assert again["connect"]["sid"] != sid
     finally:
-        proxy.stop()
+        await proxy.stop()
 
 
 async def test_a_revoked_user_is_refused_instead_of_recovered(
@@ -240,4 +240,4 @@ async def test_a_revoked_user_is_refused_instead_of_recovered(
         refused = await phone.next(lambda line: "connect_error" in line or "connect" in line)
         assert refused == {"connect_error": "Authentication error"}
     finally:
-        proxy.stop()
+        await proxy.stop()
