@@ -344,7 +344,13 @@ class Session:
 
     async def _send_ping(self) -> None:
         self._ping_mark = None
-        await self.transport.send_text(codec.PING_FRAME)
+        try:
+            await self.transport.send_text(codec.PING_FRAME)
+        except Exception:
+            # The connection went between the timer and the write: the close (or the
+            # ping timeout) ends the session; nothing else to do here.
+            logger.debug("ping to %s not sent", self.sid, exc_info=True)
+            return
         sent_mark = getattr(self.transport, "sent_mark", None)
         if sent_mark is not None:
             self._ping_mark = sent_mark()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from typing import Any
 
@@ -17,6 +18,8 @@ from streams.models import Stream
 from streams.permissions import moderators_among
 from streams.selectors import stream_playback_url
 from streams.signals import stream_room_joined
+
+logger = logging.getLogger(__name__)
 
 INVALID_STREAM_ID = "Invalid streamId"
 STREAM_NOT_FOUND = "Stream not found"
@@ -94,8 +97,13 @@ async def join_stream_room(session: Session, payload: Any) -> dict:
     if not stream.is_live:
         raise EventError(STREAM_NOT_LIVE)
 
-    await session.join(stream_id)
-    result = await presence.join(stream_id, session.sid)
+    newly = await session.join(stream_id)
+    try:
+        result = await presence.join(stream_id, session.sid)
+    except BaseException:
+        if newly:
+            await session.leave(stream_id)  # not counted, so not in the room either
+        raise
     if result == presence.ENDED:
         await session.leave(stream_id)
         raise EventError(STREAM_NOT_LIVE)
@@ -108,11 +116,16 @@ async def join_stream_room(session: Session, payload: Any) -> dict:
         "playbackUrl": stream_playback_url(stream=stream),
     }
     await session.emit("room_joined_successfully", reply)
-    await stream_room_joined.asend(sender=Stream, session=session, stream_id=stream_id)
-    if added:
-        await viewers.announce(stream_id, count, joiner=session)
-    else:
-        await session.emit(viewers.EVENT, viewers.payload(stream_id, count))
+    try:
+        await stream_room_joined.asend(sender=Stream, session=session, stream_id=stream_id)
+        if added:
+            await viewers.announce(stream_id, count, joiner=session)
+        else:
+            await session.emit(viewers.EVENT, viewers.payload(stream_id, count))
+    except Exception:
+        # The socket is in the room and counted, and was told so: the join stands
+        # (its ack carries the count) even if the history or the count could not follow.
+        logger.exception("joined %s, but the history or the count did not follow", stream_id)
     return {**reply, "count": count}
 
 

@@ -63,3 +63,34 @@ async def test_server_survives_a_redis_restart_and_recovers(
     third = await connect(server, make_user())
     ack = await third.call("join_stream_room", {"streamId": stream_id})
     assert ack["count"] == 3
+
+
+async def test_a_join_that_failed_leaves_the_socket_out_of_the_room(
+    own_redis, start_server, connect, make_user, make_stream
+):
+    server = start_server(REDIS_URL=own_redis.url, **HEARTBEAT)
+    stream_id = str(make_stream().pk)
+    talker, watcher = await connect(server, make_user()), await connect(server, make_user())
+    for client in (talker, watcher):
+        await client.call("join_stream_room", {"streamId": stream_id})
+    late = await connect(server, make_user())
+
+    own_redis.stop()
+    ack = await late.call("join_stream_room", {"streamId": stream_id})
+    assert ack == {"ok": False, "message": "Something went wrong, please try again"}
+    own_redis.start()
+
+    deadline = time.monotonic() + 10
+    while True:
+        seen = watcher.mark()
+        ack = await talker.call("chat_message", {"streamId": stream_id, "message": "back"})
+        try:
+            if ack["ok"]:
+                await watcher.wait_for("new_message", after=seen, timeout=1)
+                break
+        except TimeoutError:
+            pass
+        assert time.monotonic() < deadline, "chat did not recover after Redis came back"
+        await asyncio.sleep(0.2)
+    # Not counted, so not in the room: it hears none of the room's chat.
+    assert late.received("new_message") == []
