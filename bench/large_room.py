@@ -28,6 +28,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -37,14 +38,18 @@ import psutil
 import redis
 from measure import CpuWindow, ServerProcesses, raise_fd_limit
 from scenarios import (
+    ACK_OK,
     ChatLoad,
     Recorder,
+    ack_outcome,
     close_clients,
     connect_clients,
     join_room,
     log,
     run_chat,
+    wait_quiet,
 )
+from sioclient import SioClient
 
 REPO = benchenv.REPO
 DATA_DIR = benchenv.RESULTS / "data-large"
@@ -206,6 +211,49 @@ async def wait_idle(server: ServerProcesses, *, below_pct: float = 10.0, cap: fl
     log("server still busy after the idle wait; going on")
 
 
+async def join_batches(
+    clients: list[SioClient], recorder: Recorder, stream_id: str, batch: int
+) -> dict[str, Any]:
+    """Join ``batch`` clients at a time, each batch once the previous one's acks came.
+
+    Viewers arrive over time in production; this is the room's build-up at the rate the
+    server answers. Then waits until no viewer count came for 1 s (at most 120 s) and
+    reports how many joiners hold the exact room size as their last count.
+    """
+    recorder.joined = 0
+    recorder.count_updates = 0
+    outcomes: Counter = Counter()
+    t0 = time.perf_counter()
+    for start in range(0, len(clients), batch):
+        futures = []
+        for client in clients[start : start + batch]:
+            if not client.closed:
+                futures.append(await client.call("join_stream_room", {"streamId": stream_id}))
+        if futures:
+            await asyncio.wait(futures, timeout=60)
+        outcomes.update(ack_outcome(f) for f in futures)
+    elapsed = time.perf_counter() - t0
+    sent_at = time.monotonic()
+    quiet = await wait_quiet(lambda: recorder.last_count_at, 1.0, sent_at + 120)
+    in_room = [c for c in clients if c.data.get("joined") and not c.closed]
+    counts = Counter(c.data.get("count") for c in in_room)
+    acked_ok = outcomes.pop(ACK_OK, 0)
+    return {
+        "n": len(clients),
+        "batch": batch,
+        "seconds": round(elapsed, 3),
+        "joins_per_s": round(acked_ok / elapsed, 1) if elapsed else None,
+        "acked_ok": acked_ok,
+        "ack_failed": {str(k): v for k, v in outcomes.items()},
+        "room_joined_received": recorder.joined,
+        "viewer_count_updates": recorder.count_updates,
+        "count_quiet_reached": quiet,
+        "room_size": len(in_room),
+        "final_count_exact": counts.get(len(in_room), 0),
+        "final_counts_seen": {str(k): v for k, v in counts.most_common(5)},
+    }
+
+
 async def measure(args, url: str, fix: dict, server: ServerProcesses, workers: Workers, redis_proc):
     tokens, stream_id = fix["tokens"], fix["stream_ids"][0]
     recorder = Recorder()
@@ -238,7 +286,10 @@ async def measure(args, url: str, fix: dict, server: ServerProcesses, workers: W
         log(f"connect: {json.dumps(report['connect'])}")
 
         cpu = window()
-        join = await join_room(clients, recorder, stream_id, timeout=300, count_cap=120)
+        if args.join_batch:
+            join = await join_batches(clients, recorder, stream_id, args.join_batch)
+        else:
+            join = await join_room(clients, recorder, stream_id, timeout=300, count_cap=120)
         report["join"] = join | cpu.result()
         log(f"join: {json.dumps(report['join'])}")
         await wait_idle(server)
@@ -277,6 +328,87 @@ async def measure(args, url: str, fix: dict, server: ServerProcesses, workers: W
     return report
 
 
+NODE_DIR = benchenv.BENCH / "node-loadgen"
+
+
+def measure_node(args, url: str, fix: dict, server: ServerProcesses, workers: Workers, redis_proc):
+    """The same phases, the clients in ``node-loadgen/large_room.mjs`` (one Node process).
+
+    Node prints ``ready <phase>``; here the server is let go idle and the CPU windows
+    start, then ``go``; Node answers ``done <phase> <json>``. The loadgen's CPU is the Node
+    process's.
+    """
+    if not (NODE_DIR / "node_modules" / "ws").is_dir():
+        subprocess.run(
+            ["npm", "ci", "--no-audit", "--no-fund"], cwd=NODE_DIR, check=True, timeout=300
+        )
+    config = {
+        "url": url,
+        "tokens": fix["tokens"][: args.viewers],
+        "streamId": fix["stream_ids"][0],
+        "senders": args.senders,
+        "rates": args.rates,
+        "duration": args.duration,
+        "idleSeconds": args.idle_seconds,
+        "concurrency": args.concurrency,
+        "joinBatch": args.join_batch or args.viewers,
+    }
+    config_file = benchenv.RESULTS / "large-room-node.json"
+    config_file.write_text(json.dumps(config))
+    node = subprocess.Popen(
+        ["node", "--max-old-space-size=4096", str(NODE_DIR / "large_room.mjs"), str(config_file)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    loadgen = ServerProcesses([node.pid])
+    report: dict[str, Any] = {"chat": []}
+    rss0 = server.rss_bytes()
+    try:
+        window = None
+        for line in node.stdout:
+            kind, _, rest = line.strip().partition(" ")
+            if kind == "ready":
+                asyncio.run(wait_idle(server))
+                node_cpu0 = loadgen.cpu_seconds()
+                window = Window(server, workers, redis_proc).start()
+                node.stdin.write("go\n")
+                node.stdin.flush()
+            elif kind == "done":
+                name, _, payload = rest.partition(" ")
+                result = json.loads(payload) | window.result()
+                wall = result["wall_s"] or 1.0
+                result["loadgen_cpu_pct"] = round(
+                    100 * (loadgen.cpu_seconds() - node_cpu0) / wall, 1
+                )
+                result.pop("loadgen_cpu_s", None)
+                if name.startswith("chat:"):
+                    result["deliveries_per_s_per_worker"] = round(
+                        result["delivered"] / wall / args.workers
+                    )
+                    report["chat"].append(result)
+                else:
+                    report[name] = result
+                if name == "idle":
+                    rss = server.rss_bytes()
+                    report["memory"] = {
+                        "server_rss_mb_before": round(rss0 / 2**20, 1),
+                        "server_rss_mb_room": round(rss / 2**20, 1),
+                        "kb_per_connection": round(
+                            (rss - rss0) / 1024 / max(1, result["connections"]), 1
+                        ),
+                        "workers": workers.snapshot(),
+                        "loadgen_rss_mb": round(loadgen.rss_bytes() / 2**20, 1),
+                    }
+                log(f"{name}: {json.dumps(result)}")
+        node.wait(timeout=60)
+    finally:
+        if node.poll() is None:
+            node.kill()
+            node.wait(timeout=10)
+    return report
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--viewers", type=int, default=10_000)
@@ -285,6 +417,12 @@ def main() -> None:
     parser.add_argument("--rates", default="2,5,10", help="total chat msg/s, one step each")
     parser.add_argument("--duration", type=float, default=20.0, help="seconds of chat per step")
     parser.add_argument("--idle-seconds", type=float, default=30.0)
+    parser.add_argument(
+        "--join-batch", type=int, default=500, help="joins in flight; 0: all at once (a storm)"
+    )
+    parser.add_argument(
+        "--loadgen", choices=("python", "node"), default="python", help="who holds the clients"
+    )
     parser.add_argument("--concurrency", type=int, default=200, help="connects in flight")
     parser.add_argument("--port", type=int, default=8961)
     parser.add_argument("--out", type=Path, help="the JSON report (default: bench/results/)")
@@ -315,7 +453,10 @@ def main() -> None:
         workers = Workers(launcher.pid)
         redis_proc = redis_process(env)
         url = f"ws://127.0.0.1:{args.port}/socket.io/?EIO=4&transport=websocket"
-        report = asyncio.run(measure(args, url, fix, server, workers, redis_proc))
+        if args.loadgen == "node":
+            report = measure_node(args, url, fix, server, workers, redis_proc)
+        else:
+            report = asyncio.run(measure(args, url, fix, server, workers, redis_proc))
     finally:
         os.killpg(launcher.pid, 15)
         try:
@@ -331,6 +472,8 @@ def main() -> None:
         "senders": args.senders,
         "rates": args.rates,
         "duration_s": args.duration,
+        "join_batch": args.join_batch,
+        "loadgen": args.loadgen,
         "redis": "REDIS_URL" if os.environ.get("REDIS_URL") else "embedded",
         "database": "DATABASE_URL" if os.environ.get("DATABASE_URL") else "sqlite",
         "cores": os.cpu_count(),
