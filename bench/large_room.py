@@ -119,6 +119,7 @@ class Window:
         self.cpu.start()
         self.workers0 = self.workers.cpu()
         self.redis0 = self._redis_cpu()
+        self.machine0 = psutil.cpu_times()
         return self
 
     def result(self) -> dict[str, Any]:
@@ -128,6 +129,13 @@ class Window:
         out["worker_cpu_pct"] = [
             round(100 * (now[pid] - self.workers0.get(pid, 0.0)) / wall, 1) for pid in sorted(now)
         ]
+        # Every core's busy time, every process's (other engineers' too): % of one core.
+        machine = psutil.cpu_times()
+        busy = [
+            t.user + t.nice + t.system + getattr(t, "irq", 0) + getattr(t, "softirq", 0)
+            for t in (self.machine0, machine)
+        ]
+        out["machine_busy_pct"] = round(100 * (busy[1] - busy[0]) / wall, 1)
         redis1 = self._redis_cpu()
         if redis1 is not None and self.redis0 is not None:
             out["redis_cpu_pct"] = round(100 * (redis1 - self.redis0) / wall, 1)
