@@ -361,7 +361,7 @@ def measure_node(args, url: str, fix: dict, server: ServerProcesses, workers: Wo
         "concurrency": args.concurrency,
         "joinBatch": args.join_batch or args.viewers,
     }
-    config_file = benchenv.RESULTS / "large-room-node.json"
+    config_file = DATA_DIR / "node-config.json"
     config_file.write_text(json.dumps(config))
     node = subprocess.Popen(
         ["node", "--max-old-space-size=4096", str(NODE_DIR / "large_room.mjs"), str(config_file)],
@@ -418,6 +418,7 @@ def measure_node(args, url: str, fix: dict, server: ServerProcesses, workers: Wo
 
 
 def main() -> None:
+    global DATA_DIR
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--viewers", type=int, default=10_000)
     parser.add_argument("--workers", type=int, default=2)
@@ -433,10 +434,14 @@ def main() -> None:
     )
     parser.add_argument("--concurrency", type=int, default=200, help="connects in flight")
     parser.add_argument("--port", type=int, default=8961)
+    parser.add_argument(
+        "--data-dir", type=Path, default=DATA_DIR, help="SQLite file and embedded Redis"
+    )
     parser.add_argument("--out", type=Path, help="the JSON report (default: bench/results/)")
     args = parser.parse_args()
     args.rates = [float(r) for r in args.rates.split(",") if r]
 
+    DATA_DIR = args.data_dir.resolve()
     limit = raise_fd_limit()  # the workers inherit it
     if limit < args.viewers + 1000:
         sys.exit(f"open-files limit {limit} is too low for {args.viewers} viewers")
@@ -451,7 +456,7 @@ def main() -> None:
         cwd=REPO,
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=open(benchenv.RESULTS / "large-room-server.log", "w"),  # noqa: SIM115
+        stderr=open(DATA_DIR / "server.log", "w"),  # noqa: SIM115
         start_new_session=True,
     )
     try:
