@@ -99,7 +99,8 @@ async def measure(args, url: str, fixture: dict) -> dict:
     tokens, stream_id = fixture["tokens"], fixture["stream_ids"][0]
     sink = Sink()
     report: dict = {}
-    async with aiohttp.ClientSession() as http:
+    # limit=0: aiohttp's default pool holds 100 connections, and every WebSocket keeps one.
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
         clients = [SioClient(n, sink) for n in range(args.viewers)]
         before = snapshot(args)
         for start in range(0, len(clients), 50):
