@@ -5,8 +5,11 @@ Each adversarial shape is handed to the consumer's per-frame entry point
 decoding, dispatch, the chat handler's text cleaning), before CONNECT and once
 connected. Doubling a 250 KB frame may at most about double its handling
 time (2.5×, plus 2 ms for fixed costs and timer noise), and a 1 MB frame is
-handled in well under 100 ms. Times are the thread's CPU time spent in the
-handling itself, the best of several repeats, all measured in one run.
+handled in well under 100 ms, or within twice what ``json.loads`` alone takes
+for 1 MB of the costliest valid JSON on this machine in this run, if the
+machine is that slow (a shared machine varies; the decoder is the peer).
+Times are the thread's CPU time spent in the handling itself, the best of
+several repeats, all measured in one run.
 
 A quadratic step shows at once: the regex this replaced took 0.9 s for 8,000
 escaped quotes and would take an hour for the 1 MB frame.
@@ -15,6 +18,7 @@ escaped quotes and would take an hour for the 1 MB frame.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
 
@@ -107,6 +111,17 @@ async def _handle(frame: str, stage: State) -> tuple[float, list[dict]]:
     return time.thread_time() - started, consumer.base_send.messages
 
 
+def _decoder_time() -> float:
+    """The thread CPU time of ``json.loads`` on 1 MB of distinct keys, best of the repeats."""
+    text = "{" + ",".join(f'"{i}":0' for i in range(SIZES[-1] // 10)) + "}"
+    best = float("inf")
+    for _ in range(REPEATS):
+        started = time.thread_time()
+        json.loads(text)
+        best = min(best, time.thread_time() - started)
+    return best
+
+
 def _best_times(frames: dict[int, str], stage: State) -> dict[int, float]:
     async def measure() -> dict[int, float]:
         best = dict.fromkeys(frames, float("inf"))
@@ -126,7 +141,8 @@ def test_handling_a_frame_is_linear_in_its_size(shape, stage, no_release, settin
     best = _best_times(frames, stage)
     small, double, mb = (best[size] for size in SIZES)
     assert double <= MAX_RATIO * small + SLACK, f"{shape}: {small:.4f}s -> {double:.4f}s"
-    assert mb < MAX_CPU_1MB, f"{shape}: {mb:.4f}s for 1 MB"
+    bound = max(MAX_CPU_1MB, 2 * _decoder_time())
+    assert mb < bound, f"{shape}: {mb:.4f}s for 1 MB (bound {bound:.4f}s)"
 
 
 def test_the_issue_frame_is_closed_before_connect_without_reading_it(no_release):
