@@ -117,14 +117,19 @@ async def _drop_and_recover(phone, proxy, other, third, viewer, stream, upstream
 
 
 async def _watching(js_client, url, transports, server, connect, make_user, stream, token_for):
+    """The phone (the JS client) watching with ``other``, who joined first; ``third`` idle."""
     viewer, talker, late = make_user(), make_user(), make_user()
+    # The others first: counts are coalesced, and a count from before someone joined may
+    # still reach them after it; the phone's arrival is then the last change they hear.
+    other = await connect(server, talker)
+    await other.call("join_stream_room", {"streamId": str(stream.pk)})
+    third = await connect(server, late)
+    mark = other.mark()
     phone = await js_client(url, token_for(viewer), str(stream.pk), transports)
     first = await phone.next(lambda line: "connect" in line)
     assert first["connect"]["recovered"] is False
     await phone.next(lambda line: line.get("joined"))
-    other = await connect(server, talker)
-    await other.call("join_stream_room", {"streamId": str(stream.pk)})
-    third = await connect(server, late)
+    await other.wait_for("viewer_count_updated", lambda d: d["count"] == 2, after=mark)
     return phone, other, third, viewer
 
 
