@@ -10,6 +10,14 @@ script, built once per list of checks and registered once per Redis client.
 Spending runs only once every check has passed, so a refusal costs nothing and
 nothing has to be given back.
 
+The script calls of messages that arrive in the same loop turn share that
+round trip: they are queued per Redis client and sent as one pipeline of
+EVALSHAs (no MULTI: each script stays its own atomic step), each message
+getting its own result, exactly what its call alone would have returned. While
+one pipeline is out, the calls that arrive wait for the next, as the chat
+writer's batches do. A socket's events are handled one at a time, so a sender
+has at most one message here and its order is kept.
+
 Chat knows nothing of what a check means: a refusal goes back to the check that
 made it, which raises :class:`chat.limits.Refused` with its own words, or asks
 for another try after repairing what it found missing (a state cache to fill).
@@ -17,12 +25,16 @@ for another try after repairing what it found missing (a state cache to fill).
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from redis.exceptions import NoScriptError
+
 from gateway.session import Session
-from livestream.redis_clients import LuaScript, get_async_redis
+from livestream.redis_clients import LuaScript, common_tag, get_async_redis
 
 ATTEMPTS = 3
 
@@ -98,6 +110,86 @@ def _script(checks: Sequence[Check]) -> LuaScript:
     return script
 
 
+class _Calls:
+    """Script calls for one Redis client, sent a pipeline at a time (module docstring)."""
+
+    __slots__ = ("__weakref__", "_client", "_queue", "_sending")
+
+    def __init__(self, client) -> None:
+        self._client = client
+        self._queue: list[tuple[LuaScript, list[Any], int, asyncio.Future]] = []
+        self._sending: asyncio.Task | None = None
+
+    def call(self, script: LuaScript, keys: list[Any], args: list[Any]) -> asyncio.Future:
+        """What ``script`` returns for ``keys`` and ``args``, run in the next pipeline."""
+        common_tag(keys)  # a script never spans shards
+        future = asyncio.get_running_loop().create_future()
+        self._queue.append((script, [*keys, *args], len(keys), future))
+        if self._sending is None:
+            # Its first step runs after every handler already woken in this loop turn.
+            self._sending = asyncio.ensure_future(self._send())
+        return future
+
+    async def _send(self) -> None:
+        try:
+            while self._queue:
+                batch, self._queue = self._queue, []
+                await self._round(batch, load=True)
+        except BaseException:
+            _fail(self._queue, None)  # cancelled (the loop is closing)
+            self._queue = []
+            raise
+        finally:
+            self._sending = None
+
+    async def _round(self, batch: list, *, load: bool) -> None:
+        try:
+            pipe = self._client.pipeline(transaction=False)
+            for script, argv, n_keys, _ in batch:
+                pipe.execute_command("EVALSHA", script.sha, n_keys, *argv)
+            results = await pipe.execute(raise_on_error=False)
+            missing = []
+            for entry, result in zip(batch, results, strict=True):
+                future = entry[3]
+                if load and isinstance(result, NoScriptError):
+                    missing.append(entry)  # a restarted or flushed Redis: load, send again
+                elif future.done():
+                    continue  # its handler is gone (the socket closed)
+                elif isinstance(result, Exception):
+                    future.set_exception(result)
+                else:
+                    future.set_result(result)
+            if missing:
+                for script in {entry[0] for entry in missing}:
+                    await self._client.script_load(script.source)
+                await self._round(missing, load=False)
+        except Exception as exc:
+            _fail(batch, exc)  # each call fails as it would alone (the pipeline could not run)
+        except BaseException:
+            _fail(batch, None)
+            raise
+
+
+def _fail(batch: list, exc: Exception | None) -> None:
+    """Fail every call of ``batch`` not answered yet with ``exc`` (None: cancel it)."""
+    for *_, future in batch:
+        if not future.done():
+            if exc is None:
+                future.cancel()
+            else:
+                future.set_exception(exc)
+
+
+_by_client: weakref.WeakKeyDictionary[Any, _Calls] = weakref.WeakKeyDictionary()
+
+
+def _calls(client) -> _Calls:
+    calls = _by_client.get(client)
+    if calls is None:
+        calls = _by_client[client] = _Calls(client)
+    return calls
+
+
 async def run(checks: Sequence[Check], draft: Draft) -> None:
     """Admit ``draft`` through ``checks`` (one script call, retried when a check asks)."""
     script = _script(checks)
@@ -108,7 +200,7 @@ async def run(checks: Sequence[Check], draft: Draft) -> None:
             check_keys, check_args = await check.prepare(draft)
             keys += check_keys
             args += check_args
-        index, code, value = await script.on(get_async_redis(keys[0]))(keys=keys, args=args)
+        index, code, value = await _calls(get_async_redis(keys[0])).call(script, keys, args)
         if not index:
             return
         await checks[index - 1].refused(draft, code, value, attempt == ATTEMPTS - 1)
