@@ -13,9 +13,9 @@ nothing has to be given back.
 The script calls of messages that arrive in the same loop turn share that
 round trip: they are queued per Redis client and sent as one pipeline of
 EVALSHAs (no MULTI: each script stays its own atomic step), each message
-getting its own result, exactly what its call alone would have returned.
-Pipelines do not wait for one another (a call waits one loop turn at most
-before it is sent). A socket's events are handled one at a time, so a sender
+getting its own result, exactly what its call alone would have returned. While
+one pipeline is out, the calls that arrive wait for the next, as the chat
+writer's batches do. A socket's events are handled one at a time, so a sender
 has at most one message here and its order is kept.
 
 Chat knows nothing of what a check means: a refusal goes back to the check that
@@ -26,7 +26,6 @@ for another try after repairing what it found missing (a state cache to fill).
 from __future__ import annotations
 
 import asyncio
-import functools
 import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -112,39 +111,36 @@ def _script(checks: Sequence[Check]) -> LuaScript:
 
 
 class _Calls:
-    """Script calls for one Redis client, sent a pipeline per loop turn (module docstring)."""
+    """Script calls for one Redis client, sent a pipeline at a time (module docstring)."""
 
-    __slots__ = ("__weakref__", "_client", "_next", "_rounds")
+    __slots__ = ("__weakref__", "_client", "_queue", "_sending")
 
     def __init__(self, client) -> None:
         self._client = client
-        self._next: list[tuple[LuaScript, list[Any], int, asyncio.Future]] | None = None
-        self._rounds: set[asyncio.Task] = set()
+        self._queue: list[tuple[LuaScript, list[Any], int, asyncio.Future]] = []
+        self._sending: asyncio.Task | None = None
 
     def call(self, script: LuaScript, keys: list[Any], args: list[Any]) -> asyncio.Future:
-        """What ``script`` returns for ``keys`` and ``args``, run in this loop turn's pipeline."""
+        """What ``script`` returns for ``keys`` and ``args``, run in the next pipeline."""
         common_tag(keys)  # a script never spans shards
         future = asyncio.get_running_loop().create_future()
-        if self._next is None:
-            # The round's first step runs after every handler already woken in this turn,
-            # so it takes their calls too; rounds do not wait for one another.
-            self._next = batch = []
-            sending = asyncio.ensure_future(self._send(batch))
-            self._rounds.add(sending)
-            sending.add_done_callback(functools.partial(self._sent, batch))
-        self._next.append((script, [*keys, *args], len(keys), future))
+        self._queue.append((script, [*keys, *args], len(keys), future))
+        if self._sending is None:
+            # Its first step runs after every handler already woken in this loop turn.
+            self._sending = asyncio.ensure_future(self._send())
         return future
 
-    async def _send(self, batch: list) -> None:
-        if self._next is batch:
-            self._next = None  # calls from now on go in another round
-        await self._round(batch, load=True)
-
-    def _sent(self, batch: list, sending: asyncio.Task) -> None:
-        self._rounds.discard(sending)
-        if self._next is batch:
-            self._next = None  # cancelled before it started
-        _fail(batch, None)  # nothing is left waiting, whatever happened
+    async def _send(self) -> None:
+        try:
+            while self._queue:
+                batch, self._queue = self._queue, []
+                await self._round(batch, load=True)
+        except BaseException:
+            _fail(self._queue, None)  # cancelled (the loop is closing)
+            self._queue = []
+            raise
+        finally:
+            self._sending = None
 
     async def _round(self, batch: list, *, load: bool) -> None:
         try:
