@@ -128,7 +128,14 @@ class _Calls:
         if self._sending is None:
             # Its first step runs after every handler already woken in this loop turn.
             self._sending = asyncio.ensure_future(self._send())
+            self._sending.add_done_callback(self._sent)
         return future
+
+    def _sent(self, sending: asyncio.Task) -> None:
+        if self._sending is sending:  # cancelled before its first step: nobody sends the queue
+            self._sending = None
+            _fail(self._queue, None)
+            self._queue = []
 
     async def _send(self) -> None:
         try:

@@ -119,3 +119,14 @@ async def test_a_script_unknown_to_redis_is_loaded_and_an_error_stays_with_its_c
         sync.delete(stream_key)
     assert results[0] == "one" and results[2] == "two", results
     assert isinstance(results[1], redis.ResponseError), results
+
+
+async def test_a_pipeline_cancelled_before_it_ran_leaves_no_call_waiting():
+    calls = admission._Calls(get_async_redis())
+    echo = LuaScript("return ARGV[1]")
+    first = calls.call(echo, [], ["one"])
+    calls._sending.cancel()  # as when the loop shuts down, before the pipeline's first step
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(first, 5)
+    # The next call gets a pipeline of its own.
+    assert await asyncio.wait_for(calls.call(echo, [], ["two"]), 5) == "two"
