@@ -13,8 +13,9 @@ nothing has to be given back.
 The script calls of messages that arrive in the same loop turn share that
 round trip: they are queued per Redis client and sent as one pipeline of
 EVALSHAs (no MULTI: each script stays its own atomic step), each message
-getting its own result, exactly what its call alone would have returned. While
-one pipeline is out, the calls that arrive wait for the next, as the chat
+getting its own result, exactly what its call alone would have returned. When
+no pipeline is out a call is sent at once by its caller; the calls that arrive
+while one is out wait for it and go together in the next, as the chat
 writer's batches do. A socket's events are handled one at a time, so a sender
 has at most one message here and its order is kept.
 
@@ -31,7 +32,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from redis.exceptions import NoScriptError
+from redis.exceptions import NoScriptError, ResponseError
 
 from gateway.session import Session
 from livestream.redis_clients import LuaScript, common_tag, get_async_redis
@@ -111,33 +112,41 @@ def _script(checks: Sequence[Check]) -> LuaScript:
 
 
 class _Calls:
-    """Script calls for one Redis client, sent a pipeline at a time (module docstring)."""
+    """Script calls for one Redis client, a pipeline out at a time (module docstring)."""
 
-    __slots__ = ("__weakref__", "_client", "_queue", "_sending")
+    __slots__ = ("__weakref__", "_client", "_draining", "_out", "_queue")
 
     def __init__(self, client) -> None:
         self._client = client
         self._queue: list[tuple[LuaScript, list[Any], int, asyncio.Future]] = []
-        self._sending: asyncio.Task | None = None
+        self._out = False
+        self._draining: asyncio.Task | None = None  # held: the loop keeps only weak references
 
-    def call(self, script: LuaScript, keys: list[Any], args: list[Any]) -> asyncio.Future:
-        """What ``script`` returns for ``keys`` and ``args``, run in the next pipeline."""
+    async def call(self, script: LuaScript, keys: list[Any], args: list[Any]) -> Any:
+        """What ``script`` returns for ``keys`` and ``args``."""
         common_tag(keys)  # a script never spans shards
         future = asyncio.get_running_loop().create_future()
-        self._queue.append((script, [*keys, *args], len(keys), future))
-        if self._sending is None:
-            # Its first step runs after every handler already woken in this loop turn.
-            self._sending = asyncio.ensure_future(self._send())
-            self._sending.add_done_callback(self._sent)
-        return future
+        entry = (script, [*keys, *args], len(keys), future)
+        if self._out:
+            self._queue.append(entry)  # a pipeline is out: this call goes in the next one
+            return await future
+        # Nothing out: sent at once by its own caller, as a lone call would be (a lone
+        # sender pays no extra loop turn); what arrives meanwhile waits for it.
+        self._out = True
+        try:
+            await self._round([entry], load=True)
+        finally:
+            self._next()
+        return await future
 
-    def _sent(self, sending: asyncio.Task) -> None:
-        if self._sending is sending:  # cancelled before its first step: nobody sends the queue
-            self._sending = None
-            _fail(self._queue, None)
-            self._queue = []
+    def _next(self) -> None:
+        """The pipeline out has ended: a task sends what queued meanwhile, or none is out."""
+        if self._queue:
+            self._draining = asyncio.ensure_future(self._drain())
+        else:
+            self._out = False
 
-    async def _send(self) -> None:
+    async def _drain(self) -> None:
         try:
             while self._queue:
                 batch, self._queue = self._queue, []
@@ -147,14 +156,24 @@ class _Calls:
             self._queue = []
             raise
         finally:
-            self._sending = None
+            self._out = False
 
     async def _round(self, batch: list, *, load: bool) -> None:
         try:
-            pipe = self._client.pipeline(transaction=False)
-            for script, argv, n_keys, _ in batch:
-                pipe.execute_command("EVALSHA", script.sha, n_keys, *argv)
-            results = await pipe.execute(raise_on_error=False)
+            if len(batch) == 1:
+                # A lone call as a plain command: redis-py's pipeline hands its connection
+                # back through a task, a loop turn more before the caller resumes.
+                script, argv, n_keys, _ = batch[0]
+                try:
+                    command = ("EVALSHA", script.sha, n_keys, *argv)
+                    results = [await self._client.execute_command(*command)]
+                except ResponseError as exc:
+                    results = [exc]
+            else:
+                pipe = self._client.pipeline(transaction=False)
+                for script, argv, n_keys, _ in batch:
+                    pipe.execute_command("EVALSHA", script.sha, n_keys, *argv)
+                results = await pipe.execute(raise_on_error=False)
             missing = []
             for entry, result in zip(batch, results, strict=True):
                 future = entry[3]

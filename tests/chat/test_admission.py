@@ -121,12 +121,15 @@ async def test_a_script_unknown_to_redis_is_loaded_and_an_error_stays_with_its_c
     assert isinstance(results[1], redis.ResponseError), results
 
 
-async def test_a_pipeline_cancelled_before_it_ran_leaves_no_call_waiting():
+async def test_a_caller_cancelled_while_its_call_is_out_leaves_no_call_waiting():
     calls = admission._Calls(get_async_redis())
     echo = LuaScript("return ARGV[1]")
-    first = calls.call(echo, [], ["one"])
-    calls._sending.cancel()  # as when the loop shuts down, before the pipeline's first step
+    first = asyncio.ensure_future(calls.call(echo, [], ["one"]))
+    await asyncio.sleep(0)  # sent at once: it is out now
+    second = asyncio.ensure_future(calls.call(echo, [], ["two"]))
+    await asyncio.sleep(0)  # queued behind it
+    first.cancel()  # as when its socket closes
     with pytest.raises(asyncio.CancelledError):
         await asyncio.wait_for(first, 5)
-    # The next call gets a pipeline of its own.
-    assert await asyncio.wait_for(calls.call(echo, [], ["two"]), 5) == "two"
+    assert await asyncio.wait_for(second, 5) == "two"
+    assert await asyncio.wait_for(calls.call(echo, [], ["three"]), 5) == "three"
