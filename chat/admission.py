@@ -10,6 +10,15 @@ script, built once per list of checks and registered once per Redis client.
 Spending runs only once every check has passed, so a refusal costs nothing and
 nothing has to be given back.
 
+The script calls of messages that arrive in the same loop turn share that
+round trip: they are queued per Redis client and sent as one pipeline of
+EVALSHAs (no MULTI: each script stays its own atomic step), each message
+getting its own result, exactly what its call alone would have returned. When
+no pipeline is out a call is sent at once by its caller; the calls that arrive
+while one is out wait for it and go together in the next, as the chat
+writer's batches do. A socket's events are handled one at a time, so a sender
+has at most one message here and its order is kept.
+
 Chat knows nothing of what a check means: a refusal goes back to the check that
 made it, which raises :class:`chat.limits.Refused` with its own words, or asks
 for another try after repairing what it found missing (a state cache to fill).
@@ -17,12 +26,16 @@ for another try after repairing what it found missing (a state cache to fill).
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from redis.exceptions import NoScriptError, ResponseError
+
 from gateway.session import Session
-from livestream.redis_clients import LuaScript, get_async_redis
+from livestream.redis_clients import LuaScript, common_tag, get_async_redis
 
 ATTEMPTS = 3
 
@@ -98,6 +111,111 @@ def _script(checks: Sequence[Check]) -> LuaScript:
     return script
 
 
+class _Calls:
+    """Script calls for one Redis client, a pipeline out at a time (module docstring)."""
+
+    __slots__ = ("__weakref__", "_client", "_draining", "_out", "_queue")
+
+    def __init__(self, client) -> None:
+        self._client = client
+        self._queue: list[tuple[LuaScript, list[Any], int, asyncio.Future]] = []
+        self._out = False
+        self._draining: asyncio.Task | None = None  # held: the loop keeps only weak references
+
+    async def call(self, script: LuaScript, keys: list[Any], args: list[Any]) -> Any:
+        """What ``script`` returns for ``keys`` and ``args``."""
+        common_tag(keys)  # a script never spans shards
+        future = asyncio.get_running_loop().create_future()
+        entry = (script, [*keys, *args], len(keys), future)
+        if self._out:
+            self._queue.append(entry)  # a pipeline is out: this call goes in the next one
+            return await future
+        # Nothing out: sent at once by its own caller, as a lone call would be (a lone
+        # sender pays no extra loop turn); what arrives meanwhile waits for it.
+        self._out = True
+        try:
+            await self._round([entry], load=True)
+        finally:
+            self._next()
+        return await future
+
+    def _next(self) -> None:
+        """The pipeline out has ended: a task sends what queued meanwhile, or none is out."""
+        if self._queue:
+            self._draining = asyncio.ensure_future(self._drain())
+        else:
+            self._out = False
+
+    async def _drain(self) -> None:
+        try:
+            while self._queue:
+                batch, self._queue = self._queue, []
+                await self._round(batch, load=True)
+        except BaseException:
+            _fail(self._queue, None)  # cancelled (the loop is closing)
+            self._queue = []
+            raise
+        finally:
+            self._out = False
+
+    async def _round(self, batch: list, *, load: bool) -> None:
+        try:
+            if len(batch) == 1:
+                # A lone call as a plain command: redis-py's pipeline hands its connection
+                # back through a task, a loop turn more before the caller resumes.
+                script, argv, n_keys, _ = batch[0]
+                try:
+                    command = ("EVALSHA", script.sha, n_keys, *argv)
+                    results = [await self._client.execute_command(*command)]
+                except ResponseError as exc:
+                    results = [exc]
+            else:
+                pipe = self._client.pipeline(transaction=False)
+                for script, argv, n_keys, _ in batch:
+                    pipe.execute_command("EVALSHA", script.sha, n_keys, *argv)
+                results = await pipe.execute(raise_on_error=False)
+            missing = []
+            for entry, result in zip(batch, results, strict=True):
+                future = entry[3]
+                if load and isinstance(result, NoScriptError):
+                    missing.append(entry)  # a restarted or flushed Redis: load, send again
+                elif future.done():
+                    continue  # its handler is gone (the socket closed)
+                elif isinstance(result, Exception):
+                    future.set_exception(result)
+                else:
+                    future.set_result(result)
+            if missing:
+                for script in {entry[0] for entry in missing}:
+                    await self._client.script_load(script.source)
+                await self._round(missing, load=False)
+        except Exception as exc:
+            _fail(batch, exc)  # each call fails as it would alone (the pipeline could not run)
+        except BaseException:
+            _fail(batch, None)
+            raise
+
+
+def _fail(batch: list, exc: Exception | None) -> None:
+    """Fail every call of ``batch`` not answered yet with ``exc`` (None: cancel it)."""
+    for *_, future in batch:
+        if not future.done():
+            if exc is None:
+                future.cancel()
+            else:
+                future.set_exception(exc)
+
+
+_by_client: weakref.WeakKeyDictionary[Any, _Calls] = weakref.WeakKeyDictionary()
+
+
+def _calls(client) -> _Calls:
+    calls = _by_client.get(client)
+    if calls is None:
+        calls = _by_client[client] = _Calls(client)
+    return calls
+
+
 async def run(checks: Sequence[Check], draft: Draft) -> None:
     """Admit ``draft`` through ``checks`` (one script call, retried when a check asks)."""
     script = _script(checks)
@@ -108,7 +226,7 @@ async def run(checks: Sequence[Check], draft: Draft) -> None:
             check_keys, check_args = await check.prepare(draft)
             keys += check_keys
             args += check_args
-        index, code, value = await script.on(get_async_redis(keys[0]))(keys=keys, args=args)
+        index, code, value = await _calls(get_async_redis(keys[0])).call(script, keys, args)
         if not index:
             return
         await checks[index - 1].refused(draft, code, value, attempt == ATTEMPTS - 1)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import binascii
+import hashlib
 import threading
 import weakref
 from collections.abc import Iterable
@@ -105,6 +106,8 @@ class LuaScript:
 
     def __init__(self, source: str) -> None:
         self.source = source
+        # What EVALSHA names it by (as redis-py computes it), for calls queued in a pipeline.
+        self.sha = hashlib.sha1(source.encode()).hexdigest()
         self._registered: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
     def on(self, client):
