@@ -16,9 +16,8 @@ from __future__ import annotations
 
 import hashlib
 
-from django.conf import settings
-
 from chat.admission import Check, Draft
+from gateway.settings import realtime_settings
 from livestream.redis_clients import get_async_redis, key
 
 RATE_LIMITED = "You are sending messages too fast"
@@ -61,10 +60,10 @@ def _keys(user_id: str, stream_id: str, text: str) -> list[str]:
 
 
 async def _prepare(draft: Draft) -> tuple[list[str], list[float]]:
-    conf = settings.SOCKETIO
-    messages = conf["CHAT_RATE_MESSAGES"]
-    interval = conf["CHAT_RATE_WINDOW_MS"] / messages if messages else 0
-    args = [interval, conf["CHAT_RATE_BURST"], conf["CHAT_DUPLICATE_WINDOW_MS"]]
+    conf = realtime_settings()
+    messages = conf.chat_rate_messages
+    interval = conf.chat_rate_window_ms / messages if messages else 0
+    args = [interval, conf.chat_rate_burst, conf.chat_duplicate_window_ms]
     return _keys(draft.user_id, draft.stream_id, draft.text), args
 
 
@@ -74,7 +73,7 @@ async def _refused(draft: Draft, code: int, value: object, last: bool) -> None:
 
 async def _forget(draft: Draft) -> None:
     """Let the same text be sent again at once (it could not be stored)."""
-    if settings.SOCKETIO["CHAT_DUPLICATE_WINDOW_MS"]:
+    if realtime_settings().chat_duplicate_window_ms:
         recent = _keys(draft.user_id, draft.stream_id, draft.text)[1]
         await get_async_redis(recent).delete(recent)
 

@@ -1,4 +1,8 @@
-"""The realtime limits, read once from ``settings.SOCKETIO``."""
+"""The realtime limits, read once from ``settings.SOCKETIO``: the one way to read them.
+
+The apps' limits that live in the same setting (rooms per socket, chat rates) are
+read here too, so a test that overrides ``SOCKETIO`` changes every reader at once.
+"""
 
 from __future__ import annotations
 
@@ -25,6 +29,11 @@ class RealtimeSettings:
     max_buffered_bytes: int
     recovery_window_ms: int
     recovery_max_packets: int
+    max_stream_rooms: int
+    chat_rate_messages: int
+    chat_rate_window_ms: int
+    chat_rate_burst: int
+    chat_duplicate_window_ms: int
 
 
 @functools.cache
@@ -45,6 +54,11 @@ def realtime_settings() -> RealtimeSettings:
         max_buffered_bytes=conf["MAX_BUFFERED_BYTES"],
         recovery_window_ms=conf["RECOVERY_WINDOW_MS"],
         recovery_max_packets=conf["RECOVERY_MAX_PACKETS"],
+        max_stream_rooms=conf["MAX_STREAM_ROOMS"],
+        chat_rate_messages=conf["CHAT_RATE_MESSAGES"],
+        chat_rate_window_ms=conf["CHAT_RATE_WINDOW_MS"],
+        chat_rate_burst=conf["CHAT_RATE_BURST"],
+        chat_duplicate_window_ms=conf["CHAT_DUPLICATE_WINDOW_MS"],
     )
 
 

@@ -76,14 +76,14 @@ def listen_endpoint(host: str, port: int, *, cert: str = "", key: str = "") -> s
 def run_worker(*, endpoints: list[str]) -> None:
     """Serve livestream.asgi in this process until SIGTERM/SIGINT."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "livestream.settings")
-    from django.conf import settings
     from twisted.internet import reactor
 
     from gateway import shutdown
+    from gateway.settings import realtime_settings
     from livestream.access_log import AccessLogMiddleware
     from livestream.asgi import application
 
-    max_payload = settings.SOCKETIO["MAX_PAYLOAD"]
+    max_payload = realtime_settings().max_payload
     # Our access log names the real client (behind TRUSTED_PROXIES), daphne's the TCP peer.
     if env_bool("ACCESS_LOG", True):
         application = AccessLogMiddleware(application)

@@ -11,6 +11,7 @@ from django.conf import settings
 from gateway import events
 from gateway.events import EventError
 from gateway.session import Session
+from gateway.settings import realtime_settings
 from livestream import log_context
 from livestream.batching import BatchLoader
 from streams import presence, viewers
@@ -88,7 +89,7 @@ _streams = BatchLoader(_fetch_streams)
 async def join_stream_room(session: Session, payload: Any) -> dict:
     stream_id = parse_stream_id(payload)
     joined = joined_streams(session)
-    limit = settings.SOCKETIO["MAX_STREAM_ROOMS"]
+    limit = realtime_settings().max_stream_rooms
     if limit and stream_id not in joined and len(joined) >= limit:
         raise EventError(too_many_rooms(limit), limit=True)
     stream = await _streams.load(stream_id)
