@@ -50,6 +50,7 @@ from livestream.redis_clients import get_async_redis, key
 
 if TYPE_CHECKING:
     from gateway.auth import Identity
+    from gateway.broadcast import Broadcast
     from gateway.session import Session
 
 logger = logging.getLogger(__name__)
@@ -63,6 +64,10 @@ CLAIM_TIMEOUT_SECONDS = 3.0
 # A pid is ours (see new_pid); anything much longer is not worth a lookup.
 _MAX_PID = 160
 _MAX_OFFSET = 64
+# After a takeover, how many of each room's broadcasts before the client's offset the
+# new worker drops if they reach it late, and for how long it watches for them.
+_KNOWN_PER_ROOM = 1_000
+KNOWN_SECONDS = 30.0
 
 
 def enabled() -> bool:
@@ -153,7 +158,7 @@ def requested(auth: Any) -> tuple[str, str | None] | None:
 class Resumable:
     """What a recovering session needs to be resumed: its pid and its places in the logs."""
 
-    __slots__ = ("pid", "since", "joined", "prelude", "held")
+    __slots__ = ("pid", "since", "joined", "prelude", "held", "known", "known_until")
 
     def __init__(self, pid: str, since: int) -> None:
         self.pid = pid
@@ -165,6 +170,28 @@ class Resumable:
         self.prelude: list[tuple[str, str]] = []
         # While resuming: room frames that arrived before the replay was sent.
         self.held: list[tuple[str, str]] | None = None
+        # After taking a session over from another worker: offsets the client has
+        # (replayed, or before its offset) that this worker may still receive late,
+        # when its Redis shards deliver in another order than the other worker's.
+        self.known: set[str] | None = None
+        self.known_until = 0.0
+
+    def unknown(self, broadcast: Broadcast) -> Broadcast | None:
+        """``broadcast`` without what the client already has; None if nothing is left."""
+        if asyncio.get_running_loop().time() > self.known_until:
+            self.known = None
+            return broadcast
+        known = self.known
+        keep = [offset not in known for offset in broadcast.offsets]
+        if all(keep):
+            return broadcast
+        if not any(keep):
+            return None
+        from gateway.broadcast import Broadcast  # which imports this module
+
+        texts = [text for text, new in zip(broadcast.texts, keep, strict=True) if new]
+        offsets = [offset for offset, new in zip(broadcast.offsets, keep, strict=True) if new]
+        return Broadcast(*texts, offsets=offsets)
 
 
 class RoomLog:
@@ -193,6 +220,16 @@ class RoomLog:
             if entry[1] == offset:
                 return entry[0]
         return None
+
+    def before(self, seq: int, most: int) -> list[str]:
+        """The offsets of the newest ``most`` entries up to ``seq``."""
+        found: list[str] = []
+        for entry in reversed(self.entries):
+            if entry[0] <= seq:
+                found.append(entry[1])
+                if len(found) == most:
+                    break
+        return found
 
     def after(self, seq: int, sid: str) -> list[tuple]:
         if seq < self.trimmed:
@@ -289,6 +326,12 @@ async def _forget_record(pid: str) -> None:
 
 def replay(session: Session, offset: str | None) -> list[tuple[str, str]] | None:
     """Every logged broadcast of ``session``'s rooms after ``offset``, in order; None if lost."""
+    found = _replay(session, offset)
+    return None if found is None else found[0]
+
+
+def _replay(session: Session, offset: str | None) -> tuple[list[tuple[str, str]], list[str]] | None:
+    """:func:`replay`, and the offsets of the logged broadcasts the client had (the newest)."""
     from gateway.hub import get_hub
 
     logs = get_hub().logs
@@ -311,15 +354,18 @@ def replay(session: Session, offset: str | None) -> list[tuple[str, str]] | None
     elif state.prelude:
         prelude = list(state.prelude)
     entries: list[tuple] = []
+    had: list[str] = []
     try:
         for room in session.rooms:
             log = logs.get(room)
             if log is not None:
                 entries.extend(log.after(max(start, state.joined.get(room, 0)), session.sid))
+                had.extend(log.before(start, _KNOWN_PER_ROOM))
     except LookupError:
         return None
     entries.sort(key=lambda entry: entry[0])
-    return prelude + [(entry[1], with_offset(entry[2], entry[1])) for entry in entries]
+    frames = [(entry[1], with_offset(entry[2], entry[1])) for entry in entries]
+    return prelude + frames, had
 
 
 # --- resuming ----------------------------------------------------------------------
@@ -394,7 +440,10 @@ async def _claim(session: Session, pid: str, offset: str | None, user: Identity)
         await session.leave(room)
     session.sid = state["sid"]
     session.data.update(_import_data(state["data"]))
-    session.recovery.prelude = [tuple(frame) for frame in state["frames"]]
+    resumed = session.recovery
+    resumed.prelude = [tuple(frame) for frame in state["frames"]]
+    resumed.known = {*state["known"], *(frame[0] for frame in resumed.prelude)}
+    resumed.known_until = asyncio.get_running_loop().time() + KNOWN_SECONDS
     session.connected(user)
     register(session)
     await limits.acquire_connection(user.id, session.sid)
@@ -449,11 +498,12 @@ async def _answer(session: Session, frames: list[tuple[str, str]], offset: str |
     offsets = [item[0] for item in state.held or ()]
     if offset is not None and offset in offsets:
         del state.held[: offsets.index(offset) + 1]
+    known = state.known or set()
     # What arrives while this runs is held until the list is empty, so it stays in order.
     while state.held:
         held, state.held = state.held, []
         for item in held:
-            if item[0] is None or item[0] not in sent:
+            if item[0] is None or (item[0] not in sent and item[0] not in known):
                 await session.send_frame(item[1])
     state.held = None
 
@@ -488,17 +538,19 @@ async def _hand_over(message: dict) -> None:
     answer: dict[str, Any] = {"type": STATE, "id": message["id"], "ok": False}
     parked = await _held(message["pid"], message["user"])
     if parked is not None:
-        frames = replay(parked, message.get("offset"))
+        found = _replay(parked, message.get("offset"))
         unpark(message["pid"])
-        if frames is None:
+        if found is None:
             await parked.close()
         else:
+            frames, had = found
             answer.update(
                 ok=True,
                 sid=parked.sid,
                 rooms=sorted(parked.rooms),
                 data=_export_data(parked.data),
                 frames=[list(frame) for frame in frames],
+                known=had,
             )
             await events.run_handoff_handlers(parked)
             limits.forget_connection(parked.user.id, parked.sid)

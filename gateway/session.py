@@ -384,6 +384,10 @@ class Session:
         """Hand a room broadcast to the transport; False if it must be sent (:meth:`texts`)."""
         recovery = self.recovery
         if recovery is not None:
+            if recovery.known is not None:  # taken over: late copies of what it has
+                broadcast = recovery.unknown(broadcast)
+                if broadcast is None:
+                    return True
             if recovery.held is not None:  # resuming: after the replay
                 recovery.held.extend(
                     zip(broadcast.offsets, broadcast.with_offsets.texts, strict=True)
