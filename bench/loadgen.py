@@ -88,7 +88,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--s5-senders", type=int, default=10)
     p.add_argument(
         "--s5-steps",
-        default="100,200,400,600,800,900,1000,1100,1200,1400,1600,2000",
+        default="100,200,400,600,800,900,1000,1100,1200,1400,1600,2000,2400,2800,3200,4000",
         help="S5 total msg/s, in order",
     )
     p.add_argument("--s5-step-seconds", type=float, default=5.0)
