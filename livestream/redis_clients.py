@@ -30,7 +30,6 @@ import redis
 import redis.asyncio as aioredis
 from django.conf import settings
 
-POOL_SIZE = 32
 SLOTS = 16384
 
 _sync_clients: list[redis.Redis] | None = None
@@ -140,7 +139,10 @@ def _sync_shards() -> list[redis.Redis]:
                 _sync_clients = [
                     redis.Redis(
                         connection_pool=redis.BlockingConnectionPool.from_url(
-                            url, decode_responses=True, max_connections=POOL_SIZE
+                            url,
+                            decode_responses=True,
+                            max_connections=settings.REDIS_POOL_SIZE,
+                            timeout=settings.REDIS_POOL_TIMEOUT_MS / 1000,
                         )
                     )
                     for url in settings.REDIS_URLS
@@ -156,7 +158,10 @@ def _async_shards() -> list[aioredis.Redis]:
         clients = _async_clients[loop] = [
             aioredis.Redis(
                 connection_pool=aioredis.BlockingConnectionPool.from_url(
-                    url, decode_responses=True, max_connections=POOL_SIZE, timeout=10
+                    url,
+                    decode_responses=True,
+                    max_connections=settings.REDIS_POOL_SIZE,
+                    timeout=settings.REDIS_POOL_TIMEOUT_MS / 1000,
                 )
             )
             for url in settings.REDIS_URLS

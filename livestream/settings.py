@@ -177,6 +177,11 @@ REDIS_URLS = [url.strip() for url in REDIS_URL.split(",") if url.strip()]
 if not REDIS_URLS or len(set(REDIS_URLS)) != len(REDIS_URLS):
     raise ImproperlyConfigured(f"REDIS_URL must list distinct Redis URLs, got {REDIS_URL!r}")
 REDIS_PREFIX = env_str("REDIS_PREFIX", "ls")
+# Connections each worker keeps to each shard, and how long a command may wait for
+# one when all are busy before it fails (join storms queue before the pool instead,
+# streams/events.py).
+REDIS_POOL_SIZE = env_int("REDIS_POOL_SIZE", 32, minimum=2)
+REDIS_POOL_TIMEOUT_MS = env_int("REDIS_POOL_TIMEOUT_MS", 10_000, minimum=1)
 
 # Shared by every worker: DRF throttles and other counters hold across processes.
 # One instance only: Django reads further LOCATIONs as read replicas, not shards.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from typing import Any
@@ -14,6 +15,7 @@ from gateway.session import Session
 from gateway.settings import realtime_settings
 from livestream import log_context
 from livestream.batching import BatchLoader
+from livestream.loops import PerLoop
 from streams import presence, viewers
 from streams.models import Stream
 from streams.permissions import moderators_among
@@ -85,6 +87,18 @@ def _fetch_streams(stream_ids: list[str]) -> dict[str, Stream]:
 _streams = BatchLoader(_fetch_streams)
 
 
+def _join_turns() -> asyncio.Semaphore:
+    return asyncio.Semaphore(max(1, settings.REDIS_POOL_SIZE // 2))
+
+
+# Entering a room makes several Redis calls one after another. When thousands of
+# joins come at once (a stream announced to its followers), they take turns here,
+# first come first served, at most half the worker's Redis pool at a time: waiting
+# in the pool instead, where a freed connection goes to any asker, some waited past
+# its timeout and failed (10,000 joins on two workers, docs/scaling.md).
+_join_gate: PerLoop[asyncio.Semaphore] = PerLoop(_join_turns)
+
+
 @events.on("join_stream_room", error_event="room_join_error")
 async def join_stream_room(session: Session, payload: Any) -> dict:
     stream_id = parse_stream_id(payload)
@@ -92,12 +106,22 @@ async def join_stream_room(session: Session, payload: Any) -> dict:
     limit = realtime_settings().max_stream_rooms
     if limit and stream_id not in joined and len(joined) >= limit:
         raise EventError(too_many_rooms(limit), limit=True)
-    stream = await _streams.load(stream_id)
+    stream = await _streams.load(stream_id)  # batched, so before the gate
     if stream is None:
         raise EventError(STREAM_NOT_FOUND)
     if not stream.is_live:
         raise EventError(STREAM_NOT_LIVE)
+    reply = {
+        "streamId": stream_id,
+        "streamKeyForDev": await _key_for(session, stream),  # batched too
+        "playbackUrl": stream_playback_url(stream=stream),
+    }
+    async with _join_gate.get():
+        return await _enter(session, stream_id, reply)
 
+
+async def _enter(session: Session, stream_id: str, reply: dict) -> dict:
+    """Count the socket in the room and tell it so; ``reply`` is room_joined_successfully's."""
     newly = await session.join(stream_id)
     try:
         result = await presence.join(stream_id, session.sid)
@@ -110,12 +134,6 @@ async def join_stream_room(session: Session, payload: Any) -> dict:
         raise EventError(STREAM_NOT_LIVE)
     joined_streams(session).add(stream_id)
     added, count = result
-
-    reply = {
-        "streamId": stream_id,
-        "streamKeyForDev": await _key_for(session, stream),
-        "playbackUrl": stream_playback_url(stream=stream),
-    }
     await session.emit("room_joined_successfully", reply)
     try:
         await stream_room_joined.asend(sender=Stream, session=session, stream_id=stream_id)
