@@ -80,6 +80,7 @@ def run_worker(*, endpoints: list[str]) -> None:
 
     from gateway import shutdown
     from gateway.settings import realtime_settings
+    from livestream import gc_tuning
     from livestream.access_log import AccessLogMiddleware
     from livestream.asgi import application
 
@@ -97,6 +98,7 @@ def run_worker(*, endpoints: list[str]) -> None:
     )
     reactor.callWhenRunning(shutdown.install_signal_handlers, server)
     reactor.callWhenRunning(_close_with_a_code, server)
+    gc_tuning.tune_for_serving()
     server.run()
 
 

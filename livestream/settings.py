@@ -13,7 +13,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from livestream import embedded_redis, private_files, secret_key
+from livestream import embedded_redis, gc_tuning, private_files, secret_key
 from livestream.env import env_bool, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -163,6 +163,9 @@ SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
 if env_bool("SECURE_PROXY_SSL", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+# The workers' garbage collector (livestream/gc_tuning.py), gc.set_threshold's counts.
+GC_THRESHOLDS = gc_tuning.parse_thresholds(env_str("GC_THRESHOLDS", gc_tuning.DEFAULT_THRESHOLDS))
 
 # --- Redis: channel layer and presence -------------------------------------
 # Without REDIS_URL the project runs its own redis-server (see embedded_redis).
