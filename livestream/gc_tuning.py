@@ -6,7 +6,7 @@ futures) while it holds thousands of long-lived ones (sessions, transports,
 protocol state). With the defaults, whatever is still in flight at one of the
 frequent young collections is promoted, the old generation keeps growing, and
 a full collection, which walks every tracked object, stopped the event loop for
-150-250 ms at a time with 3,000 sockets: that was most of the p99 of a big room
+150-250 ms at a time with 3,000 sockets, a large part of a big room's p99
 (docs/performance.md, "The garbage collector"). With a young generation of
 50,000 objects the short-lived ones die before they are looked at (a young
 collection then takes 10-20 ms, rarely), and what was loaded before serving

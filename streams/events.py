@@ -87,16 +87,14 @@ def _fetch_streams(stream_ids: list[str]) -> dict[str, Stream]:
 _streams = BatchLoader(_fetch_streams)
 
 
-def _join_turns() -> asyncio.Semaphore:
-    return asyncio.Semaphore(max(1, settings.REDIS_POOL_SIZE // 2))
-
-
 # Entering a room makes several Redis calls one after another. When thousands of
 # joins come at once (a stream announced to its followers), they take turns here,
 # first come first served, at most half the worker's Redis pool at a time: waiting
 # in the pool instead, where a freed connection goes to any asker, some waited past
 # its timeout and failed (10,000 joins on two workers, docs/scaling.md).
-_join_gate: PerLoop[asyncio.Semaphore] = PerLoop(_join_turns)
+_join_gate: PerLoop[asyncio.Semaphore] = PerLoop(
+    lambda: asyncio.Semaphore(max(1, settings.REDIS_POOL_SIZE // 2))
+)
 
 
 @events.on("join_stream_room", error_event="room_join_error")
